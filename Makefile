@@ -1,0 +1,35 @@
+# crypto-news: the interface ops and CI rely on.
+#   make setup        install into .venv (leaves .venv/bin/crypto-news)
+#   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
+#   make test         set up and run the whole test suite
+#   make db-stop      stop the embedded PostgreSQL cluster under .local/
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FEEDS ?= config/feeds.yml
+PYTEST_ARGS ?=
+
+.PHONY: setup run test db-stop lint
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 2> >(grep -v ' is ignored' >&2)
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+	@echo "installed: $(BIN)/crypto-news"
+
+run: setup
+	$(BIN)/crypto-news airflow-run --feeds "$(FEEDS)"
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+db-stop:
+	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news db stop; else echo "nothing to stop (no .venv)"; fi
+
+lint: setup
+	$(BIN)/ruff check --select AIR dags/

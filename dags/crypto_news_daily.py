@@ -1,0 +1,109 @@
+"""
+### crypto_news_daily
+
+Pulls the crypto-news feeds, extracts each new article's text, labels it (regulation / adoption / mining) and loads
+everything into the `crypto_news` schema of the warehouse (Airflow Connection `crypto_news_db`).
+
+Stages: `start_run` → `sync_feeds` → `fetch_feeds` (mapped per batch of feeds, one host per batch) →
+`plan_extraction` → `extract_articles` (mapped per batch of pending article ids) → `classify_articles` →
+`finish_run`. Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task
+continues where the last attempt stopped and never loads a row twice.
+
+The logic lives in the `crypto_news` package (`plugins/`); this file is wiring only.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+
+DEFAULT_ARGS = {
+    "owner": "crypto-news",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=20),
+    "execution_timeout": timedelta(hours=1),
+}
+
+
+@dag(
+    dag_id="crypto_news_daily",
+    schedule=os.environ.get("CRYPTO_NEWS_SCHEDULE", "@daily"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["crypto-news", "ingest"],
+    params={"feeds_file": None},
+    doc_md=__doc__,
+)
+def crypto_news_daily():
+    @task(execution_timeout=timedelta(minutes=5))
+    def start_run(run_id=None) -> int:
+        from crypto_news import airflow_support, db, pipeline
+
+        url = airflow_support.db_url()
+        db.migrate(url)
+        return pipeline.start_run(url, run_key=run_id, trigger="airflow")
+
+    @task(execution_timeout=timedelta(minutes=5))
+    def sync_feeds(params=None) -> list[int]:
+        from crypto_news import airflow_support, pipeline
+
+        return pipeline.sync_feeds(airflow_support.db_url(), airflow_support.feeds_file(params))
+
+    @task
+    def plan_fetch(feed_ids: list[int]) -> list[list[int]]:
+        from crypto_news import airflow_support, pipeline
+
+        return pipeline.plan_feed_batches(airflow_support.db_url(), feed_ids)
+
+    @task(execution_timeout=timedelta(minutes=30))
+    def fetch_feeds(feed_ids: list[int], run: int) -> dict:
+        from crypto_news import airflow_support, pipeline
+
+        return pipeline.fetch_feeds(airflow_support.db_url(), run, feed_ids)
+
+    @task(trigger_rule="all_done")
+    def plan_extraction() -> list[list[int]]:
+        from crypto_news import airflow_support, pipeline
+
+        return pipeline.plan_extraction_batches(airflow_support.db_url())
+
+    @task(execution_timeout=timedelta(minutes=45))
+    def extract_articles(article_ids: list[int], run: int) -> dict:
+        from crypto_news import airflow_support, pipeline
+
+        return pipeline.extract_articles(airflow_support.db_url(), run, article_ids=article_ids)
+
+    @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45))
+    def classify_articles(run: int) -> dict:
+        from crypto_news import airflow_support, pipeline
+
+        return pipeline.classify_articles(airflow_support.db_url(), run)
+
+    @task(trigger_rule="all_done", retries=1)
+    def finish_run(run: int, feed_ids: list[int]) -> dict:
+        from crypto_news import airflow_support, pipeline
+
+        summary = pipeline.finish_run(airflow_support.db_url(), run, feed_ids)
+        if summary["status"] == "failed":
+            raise RuntimeError(f"crypto-news run {run} failed: {summary['error']}")
+        return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
+
+    run = start_run()
+    feed_ids = sync_feeds()
+    run >> feed_ids
+    fetched = fetch_feeds.partial(run=run).expand(feed_ids=plan_fetch(feed_ids))
+    batches = plan_extraction()
+    fetched >> batches
+    extracted = extract_articles.partial(run=run).expand(article_ids=batches)
+    classified = classify_articles(run)
+    extracted >> classified
+    classified >> finish_run(run, feed_ids)
+
+
+crypto_news_daily()

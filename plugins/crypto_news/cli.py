@@ -1,0 +1,313 @@
+"""The ``crypto-news`` command line: ops and analysts without Airflow.
+
+Exit codes: 0 success (also a partial run where some feeds failed); 1 the run failed as a whole (every feed failed,
+or a stage raised); 2 bad usage or configuration, or the database is unreachable. Failures print one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import PROJECT_ROOT, Settings
+
+log = logging.getLogger("crypto_news")
+
+
+class CliError(Exception):
+    """A failure to report in one line; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def resolve_db_url(settings: Settings) -> str:
+    """CRYPTO_NEWS_DB_URL when set, else the embedded project-local cluster (created and started on first use)."""
+    if settings.db_url:
+        return settings.db_url
+    from . import embedded
+
+    try:
+        return embedded.ensure()
+    except embedded.EmbeddedDbError as exc:
+        raise CliError(f"no database: CRYPTO_NEWS_DB_URL is not set and the embedded default failed: {exc}") from None
+
+
+# --- summaries -----------------------------------------------------------------------------------------------------------
+
+def format_summary(s: dict) -> str:
+    lines = [
+        f"crypto-news run {s['run_id']} ({s['trigger']}): {s['status'].upper()}",
+        f"  feeds: {s['feeds_total']} total, {s['feeds_ok']} ok, {s['feeds_not_modified']} not modified, "
+        f"{s['feeds_failed']} failed",
+        f"  items seen: {s['items_seen']}, new articles: {s['articles_new']}, extracted: {s['articles_extracted']}, "
+        f"classified: {s['articles_classified']}, labels written: {s['labels_written']}",
+    ]
+    if s.get("error"):
+        lines.append(f"  error: {s['error']}")
+    width = max((len(f["name"]) for f in s.get("feeds", [])), default=4)
+    lines.append("")
+    lines.append(f"  {'feed':<{width}}  {'status':<12} {'seen':>5} {'new':>5}  error")
+    for f in s.get("feeds", []):
+        err = f"{f['error_kind']}: {f['error']}" if f.get("error_kind") else ""
+        lines.append(f"  {f['name']:<{width}}  {f['status']:<12} {f['items_seen']:>5} {f['items_new']:>5}  {err}")
+    return "\n".join(lines)
+
+
+def _json_summary(s: dict) -> dict:
+    keep = ("run_id", "run_key", "trigger", "status", "started_at", "finished_at", "error", "feeds_total", "feeds_ok",
+            "feeds_not_modified", "feeds_failed", "items_seen", "articles_new", "articles_extracted",
+            "articles_classified", "labels_written")
+    out = {k: s.get(k) for k in keep}
+    out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new")}
+                    for f in s.get("feeds", [])]
+    return out
+
+
+def _exit_for(summary: dict) -> int:
+    if summary.get("status") == "failed":
+        print(f"crypto-news: run failed: {summary.get('error') or 'see the summary'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- commands --------------------------------------------------------------------------------------------------------------
+
+def cmd_migrate(args, settings):
+    from . import db
+
+    url = resolve_db_url(settings)
+    applied = db.migrate(url)
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def cmd_run(args, settings):
+    from . import db, pipeline
+
+    url = resolve_db_url(settings)
+    feeds = Path(args.feeds) if args.feeds else settings.feeds_file
+    try:
+        summary = pipeline.run(url, feeds, settings)
+    except db.RunInProgress as exc:
+        raise CliError(str(exc), 1) from None
+    print(json.dumps(_json_summary(summary), indent=None if args.json else 2) if args.json else format_summary(summary))
+    return _exit_for(summary)
+
+
+def cmd_summary(args, settings):
+    from . import db, store
+
+    url = resolve_db_url(settings)
+    conn = db.connect(url)
+    try:
+        summary = store.load_run_summary(conn, args.run_id, args.trigger)
+    finally:
+        conn.close()
+    if not summary:
+        raise CliError("no finished run recorded yet", 1)
+    print(json.dumps(_json_summary(summary)) if args.json else format_summary(summary))
+    return _exit_for(summary)
+
+
+def _open_in(path: str):
+    return sys.stdin if path in ("-", None) else open(path, encoding="utf-8")
+
+
+def cmd_classify(args, settings):
+    from .classify import classify_jsonl
+
+    with _open_in(args.file) as fin:
+        classify_jsonl(fin, sys.stdout)
+    return 0
+
+
+def cmd_eval(args, settings):
+    from .classify import evaluate, format_evaluation
+
+    with _open_in(args.file) as fin:
+        items = [json.loads(line) for line in fin if line.strip()]
+    print(format_evaluation(evaluate(items)))
+    return 0
+
+
+def cmd_extract(args, settings):
+    from .extract import extract_page
+
+    if args.html:
+        for path in args.html:
+            body = Path(path).read_bytes()
+            page = extract_page(body, args.url or Path(path).resolve().as_uri())
+            print(json.dumps({"url": args.url or str(path), **_page_json(page)}, ensure_ascii=False))
+        return 0
+    if not args.target:
+        raise CliError("give a URL, or --html FILE...")
+    from .httpclient import FetchError, HttpClient
+
+    code = 0
+    with HttpClient(settings) as client:
+        for target in args.target:
+            try:
+                resp = client.get(target)
+            except FetchError as exc:
+                print(json.dumps({"url": target, "status": exc.kind, "error": str(exc)}))
+                code = 1
+                continue
+            page = extract_page(resp.body, resp.final_url, resp.headers.get("content-type"))
+            print(json.dumps({"url": resp.final_url, **_page_json(page)}, ensure_ascii=False))
+    return code
+
+
+def _page_json(page) -> dict:
+    d = page.to_dict()
+    keys = ("title", "author", "published", "lang", "text", "status")
+    return {**{k: d.get(k) for k in keys}, **{k: v for k, v in d.items() if k not in keys}}
+
+
+def cmd_db(args, settings):
+    from . import embedded
+
+    try:
+        if args.action == "stop":
+            print(embedded.stop())
+        elif args.action == "start":
+            print(f"embedded database running: {_masked(embedded.ensure())}")
+        else:
+            print(embedded.ensure() if args.action == "url" else _masked(embedded.ensure()))
+    except embedded.EmbeddedDbError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _masked(url: str) -> str:
+    from .db import mask_url
+
+    return mask_url(url)
+
+
+def cmd_airflow_run(args, settings):
+    """Run the daily DAG once through Airflow (``airflow dags test``) with a throwaway local Airflow home."""
+    from . import db, store
+
+    url = resolve_db_url(settings)
+    db.migrate(url)
+    feeds = Path(args.feeds).resolve()
+    if not feeds.exists():
+        raise CliError(f"feed list not found: {feeds}")
+    home = PROJECT_ROOT / ".local" / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    airflow = Path(sys.executable).parent / "airflow"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        "AIRFLOW_CONN_CRYPTO_NEWS_DB": url,
+        "CRYPTO_NEWS_FEEDS": str(feeds),
+        "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("CRYPTO_NEWS_DB_URL", None)  # the DAG must use the Airflow Connection
+    import airflow as airflow_pkg
+
+    stamp = home / f".migrated-{airflow_pkg.__version__}"
+    if not stamp.exists():
+        print("preparing the local Airflow metadata database (first run only)...", file=sys.stderr)
+        proc = subprocess.run([str(airflow), "db", "migrate"], env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CliError("airflow db migrate failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:]), 1)
+        stamp.touch()
+    proc = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
+                          stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
+    conn = db.connect(url)
+    try:
+        summary = store.load_run_summary(conn, trigger="airflow")
+    finally:
+        conn.close()
+    if summary is None:
+        raise CliError(f"the Airflow run recorded no summary (airflow exited {proc.returncode})", 1)
+    print(json.dumps(_json_summary(summary)) if args.json else format_summary(summary))
+    code = _exit_for(summary)
+    if proc.returncode != 0 and code == 0:
+        print(f"crypto-news: the Airflow DAG run failed (exit {proc.returncode}); see the log above",
+              file=sys.stderr)
+        code = 1
+    return code
+
+
+# --- entry point ------------------------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crypto-news", description=__doc__.split("\n\n")[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
+
+    r = sub.add_parser("run", help="one whole pipeline run, in-process")
+    r.add_argument("--feeds", help="feed list (default: CRYPTO_NEWS_FEEDS or config/feeds.yml)")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of the readable summary")
+    r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("airflow-run", help="run the daily DAG once through Airflow (airflow dags test)")
+    a.add_argument("--feeds", default=str(Settings.from_env().feeds_file))
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_airflow_run)
+
+    s = sub.add_parser("summary", help="print the summary of the latest (or a given) run")
+    s.add_argument("--run-id", type=int)
+    s.add_argument("--trigger", choices=["cli", "airflow", "test", "bench"])
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_summary)
+
+    c = sub.add_parser("classify", help="label JSON Lines items (id, title, summary, text)")
+    c.add_argument("file", nargs="?", default="-")
+    c.set_defaults(func=cmd_classify)
+
+    e = sub.add_parser("eval-classifier", help="precision, recall and F1 per label on a labelled JSON Lines file")
+    e.add_argument("file")
+    e.set_defaults(func=cmd_eval)
+
+    x = sub.add_parser("extract", help="extract article text from saved pages or URLs")
+    x.add_argument("target", nargs="*", help="URL(s) to fetch and extract")
+    x.add_argument("--html", nargs="+", metavar="FILE", help="saved HTML file(s)")
+    x.add_argument("--url", help="the page's URL, for the files given with --html")
+    x.set_defaults(func=cmd_extract)
+
+    d = sub.add_parser("db", help="the embedded project-local database")
+    d.add_argument("action", choices=["start", "stop", "status", "url"])
+    d.set_defaults(func=cmd_db)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .db import DatabaseError
+
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except CliError as exc:
+        print(f"crypto-news: {exc}", file=sys.stderr)
+        return exc.code
+    except DatabaseError as exc:
+        print(f"crypto-news: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"crypto-news: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

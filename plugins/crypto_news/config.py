@@ -1,0 +1,92 @@
+"""Settings, read once from the environment, with documented defaults.
+
+Every knob of the pipeline lives here so that the DAG, the command line and the tests see the same values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import __version__
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FEEDS_FILE = PROJECT_ROOT / "config" / "feeds.yml"
+DEFAULT_CONTACT = "https://example.org/crypto-news"
+
+
+def _env_int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(env, name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings. Environment variable names are part of the interface (see README)."""
+
+    db_url: str | None = None  # CRYPTO_NEWS_DB_URL (libpq URL)
+    feeds_file: Path = DEFAULT_FEEDS_FILE  # CRYPTO_NEWS_FEEDS
+    # "" (refuse private addresses), "1" (allow all) or "host,cidr,..." (allow these only)
+    allow_private_hosts: str = ""  # CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS
+    host_concurrency: int = 2  # CRYPTO_NEWS_HOST_CONCURRENCY: requests in flight per host
+    host_delay_s: float = 1.0  # CRYPTO_NEWS_HOST_DELAY_S: minimum gap between request starts per host
+    timeout_s: float = 30.0  # CRYPTO_NEWS_TIMEOUT_S: total deadline for one request (connect + body)
+    connect_timeout_s: float = 10.0  # CRYPTO_NEWS_CONNECT_TIMEOUT_S
+    max_bytes: int = 5 * 1024 * 1024  # CRYPTO_NEWS_MAX_BYTES: body cap, after decompression
+    max_redirects: int = 5  # CRYPTO_NEWS_MAX_REDIRECTS
+    retries: int = 2  # CRYPTO_NEWS_RETRIES: extra attempts for connection errors, 429 and 5xx
+    retry_max_wait_s: float = 30.0  # CRYPTO_NEWS_RETRY_MAX_WAIT_S: cap on backoff and Retry-After
+    contact: str = DEFAULT_CONTACT  # CRYPTO_NEWS_CONTACT: URL or mailto in the User-Agent
+    user_agent: str = ""  # CRYPTO_NEWS_USER_AGENT: full override
+    obey_robots: bool = True  # CRYPTO_NEWS_OBEY_ROBOTS (per feed: `robots: false` in feeds.yml)
+    fetch_workers: int = 16  # CRYPTO_NEWS_FETCH_WORKERS: threads doing network I/O
+    extract_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # CRYPTO_NEWS_EXTRACT_WORKERS
+    extract_batch: int = 200  # CRYPTO_NEWS_EXTRACT_BATCH: articles per extraction batch / mapped task
+    extract_max_attempts: int = 3  # CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS: page fetch attempts across runs
+    schedule: str = "@daily"  # CRYPTO_NEWS_SCHEDULE
+
+    @property
+    def ua(self) -> str:
+        return self.user_agent or f"crypto-news/{__version__} (+{self.contact})"
+
+    @classmethod
+    def from_env(cls, env=None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        s = cls(
+            db_url=env.get("CRYPTO_NEWS_DB_URL") or None,
+            feeds_file=Path(env.get("CRYPTO_NEWS_FEEDS") or DEFAULT_FEEDS_FILE),
+            allow_private_hosts=env.get("CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS", "").strip(),
+            host_concurrency=max(1, _env_int(env, "CRYPTO_NEWS_HOST_CONCURRENCY", 2)),
+            host_delay_s=max(0.0, _env_float(env, "CRYPTO_NEWS_HOST_DELAY_S", 1.0)),
+            timeout_s=_env_float(env, "CRYPTO_NEWS_TIMEOUT_S", 30.0),
+            connect_timeout_s=_env_float(env, "CRYPTO_NEWS_CONNECT_TIMEOUT_S", 10.0),
+            max_bytes=_env_int(env, "CRYPTO_NEWS_MAX_BYTES", 5 * 1024 * 1024),
+            max_redirects=_env_int(env, "CRYPTO_NEWS_MAX_REDIRECTS", 5),
+            retries=max(0, _env_int(env, "CRYPTO_NEWS_RETRIES", 2)),
+            retry_max_wait_s=_env_float(env, "CRYPTO_NEWS_RETRY_MAX_WAIT_S", 30.0),
+            contact=env.get("CRYPTO_NEWS_CONTACT") or DEFAULT_CONTACT,
+            user_agent=env.get("CRYPTO_NEWS_USER_AGENT", ""),
+            obey_robots=env.get("CRYPTO_NEWS_OBEY_ROBOTS", "1").strip().lower() not in ("0", "false", "no"),
+            fetch_workers=max(1, _env_int(env, "CRYPTO_NEWS_FETCH_WORKERS", 16)),
+            extract_workers=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_WORKERS", os.cpu_count() or 1)),
+            extract_batch=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_BATCH", 200)),
+            extract_max_attempts=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS", 3)),
+            schedule=env.get("CRYPTO_NEWS_SCHEDULE") or "@daily",
+        )
+        return replace(s, **overrides) if overrides else s

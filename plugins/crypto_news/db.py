@@ -1,0 +1,185 @@
+"""PostgreSQL access: connections, the migration runner and the run lock.
+
+Migrations are the numbered files ``sql/migrations/NNNN_name.sql``, applied in order, each in its own transaction,
+with ``search_path`` set to the ``crypto_news`` schema. Applied versions and their sha256 checksums are recorded in
+``crypto_news.schema_migrations``; re-applying is a no-op and an applied file that was edited is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+from .config import PROJECT_ROOT
+
+SCHEMA = "crypto_news"
+MIGRATIONS_DIR = Path(os.environ.get("CRYPTO_NEWS_SQL_DIR") or PROJECT_ROOT / "sql") / "migrations"
+_MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Advisory lock keys (arbitrary constants, one per purpose).
+MIGRATE_LOCK = 0x43_4E_4D_49  # "CNMI"
+RUN_LOCK = 0x43_4E_52_55  # "CNRU"
+
+
+class DatabaseError(RuntimeError):
+    """A database problem worth a one-line message to the operator."""
+
+
+class MigrationError(DatabaseError):
+    pass
+
+
+def mask_url(url: str | None) -> str:
+    """The URL with any password replaced by ***, for logs and error messages."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable database URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def mask_secrets(text: str, url: str | None) -> str:
+    """Remove the password of ``url`` from any message (libpq errors may quote connection details)."""
+    if url:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            text = text.replace(password, "***")
+        text = text.replace(url, mask_url(url))
+    return text
+
+
+def connect(url: str, *, autocommit: bool = False, application_name: str = "crypto-news"):
+    """Open a psycopg2 connection; failures become a DatabaseError with the password masked."""
+    try:
+        conn = psycopg2.connect(url, connect_timeout=10, application_name=application_name)
+    except psycopg2.Error as exc:
+        msg = " ".join(str(exc).split())
+        raise DatabaseError(f"cannot connect to {mask_url(url)}: {mask_secrets(msg, url)}") from None
+    conn.autocommit = autocommit
+    with conn.cursor() as cur:
+        cur.execute("SET search_path TO crypto_news, public")
+    if not autocommit:
+        conn.commit()
+    return conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        m = _MIGRATION_RE.match(path.name)
+        if not m:
+            raise MigrationError(f"migration file name not of the form NNNN_name.sql: {path.name}")
+        found.append(Migration(int(m.group(1)), m.group(2), path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a version number in {directory}")
+    return found
+
+
+def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending migrations; return the file names applied (empty when up to date)."""
+    migrations = list_migrations(directory)
+    conn = connect(url, application_name="crypto-news migrate")
+    applied_now = []
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            cur.execute(
+                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            conn.commit()
+            cur.execute(f"SELECT version, name, checksum FROM {SCHEMA}.schema_migrations")
+            recorded = {v: (n, c) for v, n, c in cur.fetchall()}
+            on_disk = {m.version for m in migrations}
+            missing = sorted(set(recorded) - on_disk)
+            if missing:
+                raise MigrationError(
+                    f"the database has migration(s) {missing} that are not in {directory}; "
+                    "this code is older than the database"
+                )
+            for m in migrations:
+                if m.version in recorded:
+                    name, checksum = recorded[m.version]
+                    if checksum != m.checksum:
+                        raise MigrationError(
+                            f"migration {m.path.name} was edited after it was applied "
+                            f"(recorded sha256 {checksum[:12]}…, file has {m.checksum[:12]}…); "
+                            "migrations are forward-only: restore the file and add a new numbered migration"
+                        )
+                    continue
+                try:
+                    cur.execute(f"SET LOCAL search_path TO {SCHEMA}, public")
+                    cur.execute(m.sql)
+                    cur.execute(
+                        f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (m.version, m.name, m.checksum),
+                    )
+                    conn.commit()
+                except psycopg2.Error as exc:
+                    conn.rollback()
+                    raise MigrationError(f"migration {m.path.name} failed: {' '.join(str(exc).split())}") from None
+                applied_now.append(m.path.name)
+            cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+            conn.commit()
+    finally:
+        conn.close()
+    return applied_now
+
+
+class RunInProgress(DatabaseError):
+    pass
+
+
+@contextmanager
+def run_lock(url: str):
+    """Hold the cluster-wide run lock for the duration of a whole run; refuse a second concurrent run."""
+    conn = connect(url, autocommit=True, application_name="crypto-news run lock")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,))
+            if not cur.fetchone()[0]:
+                cur.execute(
+                    """SELECT run_id, started_at FROM crypto_news.pipeline_runs
+                       WHERE status = 'running' ORDER BY run_id DESC LIMIT 1"""
+                )
+                row = cur.fetchone()
+                since = f" (run {row[0]}, started {row[1]:%Y-%m-%d %H:%M:%S %Z})" if row else ""
+                raise RunInProgress(f"another crypto-news run is in progress on this database{since}; not starting")
+        yield
+    finally:
+        conn.close()  # closing the session releases the advisory lock

@@ -1,0 +1,162 @@
+"""Feed parsing: bytes and response headers in, normalised items out.
+
+feedparser is only ever given bytes (never a URL, so it never fetches anything itself) and the response headers (for
+the declared charset and the base URL). A feed that is not well-formed ("bozo") but still yields entries is accepted
+and the problem kept as a warning; otherwise a :class:`FeedParseError` says what kind of failure it was.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import feedparser
+
+from .text import LIMITS, clean, html_to_text, one_line
+from .urls import canonical_url, link_problem
+
+FUTURE_TOLERANCE = timedelta(days=1)
+OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
+PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed")
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
+
+
+class FeedParseError(Exception):
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class FeedItem:
+    url: str
+    canonical_url: str
+    guid: str | None
+    title: str | None
+    summary: str | None
+    content: str | None  # full content (e.g. content:encoded) as plain text, when the feed carries it
+    author: str | None
+    categories: list[str]
+    published_at: datetime | None
+    published_flag: str | None  # None when fine, else 'missing', 'future', 'too_old' or 'unparsable'
+
+
+@dataclass
+class ParsedFeed:
+    title: str | None
+    site_url: str | None
+    items: list[FeedItem]
+    skipped: list[str] = field(default_factory=list)  # one reason per skipped entry
+    warning: str | None = None  # bozo problem of a feed that still parsed
+
+
+def _entry_date(entry, now: datetime) -> tuple[datetime | None, str | None]:
+    raw = entry.get("published") or entry.get("updated") or entry.get("created")
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
+    if parsed is None:
+        return None, ("unparsable" if raw else "missing")
+    try:
+        when = datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None, "unparsable"
+    if when > now + FUTURE_TOLERANCE:
+        return None, "future"
+    if when < OLDEST_TRUSTED:
+        return None, "too_old"
+    return when, None
+
+
+def _content_text(entry) -> str | None:
+    best = None
+    for c in entry.get("content") or []:
+        value = c.get("value") or ""
+        if best is None or len(value) > len(best):
+            best = value
+    return html_to_text(best, LIMITS["feed_content"]) if best else None
+
+
+def _author(entry) -> str | None:
+    authors = [a.get("name") for a in entry.get("authors") or [] if isinstance(a, dict) and a.get("name")]
+    return one_line(", ".join(dict.fromkeys(authors)) if authors else entry.get("author"), LIMITS["author"])
+
+
+def _categories(entry) -> list[str]:
+    out = []
+    for t in entry.get("tags") or []:
+        term = one_line(t.get("term") or t.get("label"), LIMITS["category"])
+        if term and term not in out:
+            out.append(term)
+    return out[:50]
+
+
+def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | None = None,
+               now: datetime | None = None) -> ParsedFeed:
+    """Parse one fetched feed; raise FeedParseError('empty' | 'not_a_feed' | 'malformed') when it yields nothing."""
+    now = now or datetime.now(timezone.utc)
+    if not body or not body.strip():
+        raise FeedParseError("empty", "the response body is empty")
+    hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+    if url and "content-location" not in hdrs:
+        hdrs["content-location"] = url
+    parsed = feedparser.parse(body, response_headers=hdrs)
+    entries = parsed.get("entries") or []
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    problem_text = one_line(f"{type(problem).__name__}: {problem}", 500) if problem is not None else None
+    if not entries:
+        ctype = hdrs.get("content-type", "")
+        if not parsed.get("version"):
+            if "html" in ctype.lower() or _HTML_START.match(body[:4096]):
+                raise FeedParseError("not_a_feed", f"got an HTML page, not a feed (content-type {ctype or 'none'})")
+            if problem is not None:
+                raise FeedParseError("malformed", f"not a parseable feed: {problem_text}")
+            raise FeedParseError("not_a_feed", f"no RSS/Atom/RDF/JSON feed found (content-type {ctype or 'none'})")
+        if problem is not None:
+            raise FeedParseError("malformed", f"{parsed.get('version')} feed with no readable items: {problem_text}")
+        raise FeedParseError("empty", f"{parsed.get('version')} feed with no items")
+
+    items, skipped, seen = [], [], set()
+    for entry in entries:
+        link = entry.get("link")
+        if not link:
+            # Some feeds put the permalink only in the guid.
+            guid = entry.get("id")
+            if guid and entry.get("guidislink", False):
+                link = guid
+        link = clean(link)
+        reason = link_problem(link)
+        if reason:
+            skipped.append(reason)
+            continue
+        canon = canonical_url(link)
+        if canon in seen:
+            skipped.append("duplicate item in the same feed")
+            continue
+        seen.add(canon)
+        published, flag = _entry_date(entry, now)
+        items.append(
+            FeedItem(
+                url=link,
+                canonical_url=canon,
+                guid=one_line(entry.get("id"), LIMITS["guid"]),
+                title=one_line(html_to_text(entry.get("title")), LIMITS["title"]),
+                summary=html_to_text(entry.get("summary"), LIMITS["summary"]),
+                content=_content_text(entry),
+                author=_author(entry),
+                categories=_categories(entry),
+                published_at=published,
+                published_flag=flag,
+            )
+        )
+    feed = parsed.get("feed") or {}
+    if not items:
+        raise FeedParseError("empty", f"{len(entries)} entries, none with a usable link ({skipped[0]})")
+    return ParsedFeed(
+        title=one_line(feed.get("title"), LIMITS["title"]),
+        site_url=clean(feed.get("link"), 4096),
+        items=items,
+        skipped=skipped,
+        warning=problem_text,
+    )

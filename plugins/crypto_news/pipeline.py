@@ -1,0 +1,440 @@
+"""The pipeline: one function per stage, and :func:`run` composing them.
+
+The Airflow DAG calls the stage functions one task each; the command line calls :func:`run`, which calls the same
+functions in the same order. PostgreSQL is the state between stages: every stage selects its work from the
+database, so a retried or re-run stage continues where the last one stopped and never loads anything twice.
+
+Stages: ``sync_feeds`` -> ``fetch_feeds`` -> ``extract_articles`` -> ``classify_articles`` -> ``finish_run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from psycopg2.extras import Json, execute_values
+
+from . import db, store
+from .config import Settings
+from .feedparse import FeedItem, FeedParseError, parse_feed
+from .feeds import load_feed_list
+from .httpclient import FetchError, HttpClient
+from .text import LIMITS, clean, one_line, word_count
+
+log = logging.getLogger("crypto_news")
+
+MIN_FEED_CONTENT_WORDS = 120  # feed content this long counts as the full article ("feed_content")
+EXTRACT_TIMEOUT_S = 60.0  # a page whose extraction takes longer is abandoned and marked "timeout"
+FUTURE_TOLERANCE = timedelta(days=1)
+OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
+
+
+# --- stage 1: sync feeds ------------------------------------------------------------------------------------------------
+
+def sync_feeds(db_url: str, feeds_file: str | Path) -> list[int]:
+    """Upsert the reviewed feed list into ``feeds``; return the ids of its enabled feeds."""
+    specs = load_feed_list(feeds_file)
+    conn = db.connect(db_url)
+    try:
+        return store.sync_feeds(conn, specs)
+    finally:
+        conn.close()
+
+
+def start_run(db_url: str, run_key: str | None = None, trigger: str = "cli") -> int:
+    conn = db.connect(db_url)
+    try:
+        return store.start_run(conn, run_key or f"{trigger}-{uuid.uuid4()}", trigger)
+    finally:
+        conn.close()
+
+
+# --- stage 2: fetch and parse feeds -------------------------------------------------------------------------------------
+
+@dataclass
+class FeedOutcome:
+    status: str  # ok | not_modified | unchanged | error
+    duration_ms: int = 0
+    http_status: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    bytes: int = 0
+    items: list[FeedItem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warning: str | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    title: str | None = None
+    items_new: int = 0
+
+
+def fetch_one_feed(client: HttpClient, feed: dict) -> FeedOutcome:
+    """Fetch and parse one feed with a conditional GET. Never raises: every failure becomes an error outcome."""
+    started = time.monotonic()
+    out = FeedOutcome(status="error")
+    try:
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, "
+                             "application/feed+json;q=0.7, */*;q=0.5"}
+        if feed.get("etag"):
+            headers["If-None-Match"] = feed["etag"]
+        if feed.get("last_modified"):
+            headers["If-Modified-Since"] = feed["last_modified"]
+        resp = client.get(feed["url"], headers=headers)
+        out.http_status, out.final_url, out.bytes = resp.status, resp.final_url, len(resp.body)
+        if resp.status == 304:
+            out.status = "not_modified"
+            return out
+        out.etag = resp.headers.get("etag")
+        out.last_modified = resp.headers.get("last-modified")
+        out.content_hash = hashlib.sha256(resp.body).hexdigest()
+        if feed.get("content_hash") == out.content_hash:
+            out.status = "unchanged"
+            return out
+        parsed = parse_feed(resp.body, resp.headers, resp.final_url)
+        out.status, out.items, out.skipped = "ok", parsed.items, parsed.skipped
+        out.warning, out.title = parsed.warning, parsed.title
+    except FetchError as exc:
+        out.error_kind, out.error, out.http_status = exc.kind, str(exc), exc.status
+    except FeedParseError as exc:
+        out.error_kind, out.error = exc.kind, exc.message
+    except Exception as exc:  # a bug or an unforeseen input: record it against this feed, keep the others going
+        log.exception("unexpected error on feed %s", feed["url"])
+        out.error_kind, out.error = "internal", f"{type(exc).__name__}: {exc}"
+    finally:
+        out.duration_ms = int((time.monotonic() - started) * 1000)
+    return out
+
+
+def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None) -> dict:
+    """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items."""
+    settings = settings or Settings.from_env()
+    conn = db.connect(db_url)
+    counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0}
+    try:
+        feeds = store.load_feeds(conn, feed_ids)
+        if not feeds:
+            return counts
+        with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
+            futures = {pool.submit(fetch_one_feed, client, f): f for f in feeds}
+            for fut in as_completed(futures):
+                feed, outcome = futures[fut], fut.result()
+                store.record_fetch(conn, run_id, feed, outcome)
+                counts["feeds"] += 1
+                counts[outcome.status] += 1
+                counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
+                counts["items_new"] += outcome.items_new
+                if outcome.status == "error":
+                    log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
+                else:
+                    log.info("feed %s: %s, %d items, %d new", feed["name"], outcome.status, len(outcome.items),
+                             outcome.items_new)
+        return counts
+    finally:
+        conn.close()
+
+
+# --- stage 3: extract article text --------------------------------------------------------------------------------------
+
+_PENDING_SQL = """
+    SELECT a.article_id, a.url, a.title, a.summary, a.feed_content, a.published_at, a.extract_attempts,
+           COALESCE(f.obey_robots, true) AS obey_robots
+    FROM articles a LEFT JOIN feeds f USING (feed_id)
+    WHERE a.extract_state <> 'done' AND a.article_id > %(after)s
+      AND (%(ids)s::bigint[] IS NULL OR a.article_id = ANY(%(ids)s::bigint[]))
+    ORDER BY a.article_id LIMIT %(limit)s
+"""
+
+
+def pending_article_ids(db_url: str) -> list[int]:
+    conn = db.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT article_id FROM articles WHERE extract_state <> 'done' ORDER BY article_id")
+            return [r[0] for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def _trusted(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
+    return when if OLDEST_TRUSTED <= when <= now + FUTURE_TOLERANCE else None
+
+
+def _fallback(row: dict) -> tuple[str | None, str]:
+    content, summary = row["feed_content"], row["summary"]
+    if content and word_count(content) >= MIN_FEED_CONTENT_WORDS:
+        return content, "feed_content"
+    if summary or content:
+        best = max((t for t in (content, summary) if t), key=len)
+        return best, "feed_summary"
+    return None, "none"
+
+
+class _Extractor:
+    """Runs page extraction in worker processes (CPU-bound), or inline with one worker."""
+
+    def __init__(self, workers: int):
+        self.pool = None
+        if workers > 1:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["crypto_news.extract"])
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+    def __call__(self, body: bytes, url: str, content_type: str | None):
+        from .extract import extract_page
+
+        if self.pool is None:
+            return extract_page(body, url, content_type)
+        return self.pool.submit(extract_page, body, url, content_type).result(timeout=EXTRACT_TIMEOUT_S)
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def obtain_article(client: HttpClient, extractor, row: dict, settings: Settings) -> dict:
+    """Get the best text for one article: the page, else the feed's content, else its summary.
+
+    Returns the column values to store. Never raises for a bad page or a network failure.
+    """
+    result = {"article_id": row["article_id"], "attempts": row["extract_attempts"] + 1, "page": None,
+              "error_kind": None, "error": None, "retry": False}
+    try:
+        if settings.obey_robots and row["obey_robots"] and not client.robots_allowed(row["url"]):
+            raise FetchError("robots", "robots.txt disallows this page", row["url"])
+        resp = client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"})
+        page = extractor(resp.body, resp.final_url, resp.headers.get("content-type"))
+        if page.status == "ok":
+            result["page"] = page
+        else:
+            result["error_kind"], result["error"] = page.status, page.detail or page.status
+            result["page_meta"] = page
+    except FetchError as exc:
+        result["error_kind"], result["error"] = exc.kind, str(exc)
+        result["retry"] = exc.retryable and result["attempts"] < settings.extract_max_attempts
+    except FutureTimeout:
+        result["error_kind"], result["error"] = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
+    except Exception as exc:  # never lose the article over one page
+        log.exception("unexpected error extracting %s", row["url"])
+        result["error_kind"], result["error"] = "internal", f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def _article_values(row: dict, res: dict) -> tuple:
+    page = res["page"]
+    meta = page or res.get("page_meta")
+    if page is not None:
+        text, source = page.text, "page"
+    else:
+        text, source = _fallback(row)
+    state = "retry" if res["retry"] else "done"
+    feed_date = row["published_at"]
+    page_date = _trusted(getattr(meta, "published", None))
+    published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
+    text = clean(text, LIMITS["text"])
+    return (
+        res["article_id"], state, res["attempts"], text, source, res["error_kind"],
+        one_line(res["error"], LIMITS["error"]),
+        one_line(getattr(meta, "title", None), LIMITS["title"]), one_line(getattr(meta, "author", None), LIMITS["author"]),
+        page_date, published, published_source,
+        one_line(getattr(meta, "sitename", None), 200), one_line(getattr(meta, "lang", None), 20),
+        clean(getattr(meta, "description", None), LIMITS["summary"]),
+        [t for t in (one_line(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t],
+        one_line(getattr(meta, "image", None), 4096), word_count(text),
+        hashlib.sha256(" ".join((text or "").lower().split()).encode()).hexdigest() if text else None,
+        getattr(meta, "extractor", None), getattr(meta, "extractor_version", None),
+    )
+
+
+_UPDATE_SQL = """
+    UPDATE articles a SET extract_state = v.state, extract_attempts = v.attempts, text = v.text,
+        text_source = v.source, extract_error_kind = v.error_kind, extract_error = v.error, page_title = v.page_title,
+        page_author = v.page_author, page_published_at = v.page_published_at, published_at = v.published_at,
+        published_source = v.published_source, sitename = v.sitename, lang = v.lang, description = v.description,
+        page_tags = v.page_tags, image_url = v.image_url, word_count = v.word_count, content_hash = v.content_hash,
+        extractor = v.extractor, extractor_version = v.extractor_version, extracted_at = now(), updated_at = now()
+    FROM (VALUES %s) AS v(article_id, state, attempts, text, source, error_kind, error, page_title, page_author,
+                          page_published_at, published_at, published_source, sitename, lang, description, page_tags,
+                          image_url, word_count, content_hash, extractor, extractor_version)
+    WHERE a.article_id = v.article_id
+"""
+_UPDATE_TEMPLATE = ("(%s::bigint, %s, %s::integer, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s, %s,"
+                    " %s, %s, %s::text[], %s, %s::integer, %s, %s, %s)")
+
+
+def extract_articles(db_url: str, run_id: int | None, settings: Settings | None = None,
+                     article_ids: list[int] | None = None) -> dict:
+    """Obtain text for pending articles (all of them, or the given ids), batch by batch."""
+    settings = settings or Settings.from_env()
+    conn = db.connect(db_url)
+    counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
+    extractor = _Extractor(settings.extract_workers)
+    try:
+        with HttpClient(settings) as client, ThreadPoolExecutor(settings.fetch_workers) as pool:
+            after = 0
+            while True:
+                with conn.cursor() as cur:
+                    cur.execute(_PENDING_SQL, {"after": after, "ids": article_ids, "limit": settings.extract_batch})
+                    cols = [d[0] for d in cur.description]
+                    rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+                conn.commit()
+                if not rows:
+                    break
+                after = rows[-1]["article_id"]
+                results = list(pool.map(lambda r: obtain_article(client, extractor, r, settings), rows))
+                values = [_article_values(r, res) for r, res in zip(rows, results)]
+                with conn.cursor() as cur:
+                    execute_values(cur, _UPDATE_SQL, values, template=_UPDATE_TEMPLATE, page_size=len(values))
+                    store.add_run_counts(conn, run_id, articles_extracted=len(values))
+                conn.commit()
+                counts["articles"] += len(values)
+                for v in values:
+                    counts[v[4]] += 1
+                    counts["retry"] += v[1] == "retry"
+        return counts
+    finally:
+        extractor.close()
+        conn.close()
+
+
+# --- stage 4: classify --------------------------------------------------------------------------------------------------
+
+_TO_CLASSIFY_SQL = """
+    SELECT a.article_id, a.title, a.summary, a.text
+    FROM articles a LEFT JOIN article_classifications c USING (article_id)
+    WHERE a.extract_state <> 'pending'
+      AND (c.article_id IS NULL OR c.classifier_version <> %(version)s OR c.classified_at < a.extracted_at)
+    ORDER BY a.article_id
+"""
+
+
+def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 1000) -> dict:
+    """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled
+    by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent."""
+    from .classify import get_classifier
+
+    classifier = get_classifier()
+    reader = db.connect(db_url, application_name="crypto-news classify (read)")
+    writer = db.connect(db_url, application_name="crypto-news classify (write)")
+    counts = {"articles": 0, "labels": 0, "entities": 0}
+    try:
+        with reader.cursor(name="crypto_news_to_classify", withhold=True) as cur:
+            cur.itersize = batch_size
+            cur.execute(_TO_CLASSIFY_SQL, {"version": classifier.version})
+            reader.commit()
+            while True:
+                rows = cur.fetchmany(batch_size)
+                if not rows:
+                    break
+                n_labels, n_entities = _write_classifications(writer, classifier, rows)
+                store.add_run_counts(writer, run_id, articles_classified=len(rows), labels_written=n_labels)
+                writer.commit()
+                counts["articles"] += len(rows)
+                counts["labels"] += n_labels
+                counts["entities"] += n_entities
+        return counts
+    finally:
+        reader.close()
+        writer.close()
+
+
+def _write_classifications(conn, classifier, rows) -> tuple[int, int]:
+    ids, labels, entities, classes = [], [], [], []
+    for article_id, title, summary, text in rows:
+        c = classifier.classify(title, summary, text)
+        ids.append(article_id)
+        classes.append((article_id, c.version, Json(c.scores)))
+        labels += [(article_id, lab, round(c.scores[lab], 4), c.evidence.get(lab, [])[:10], c.version)
+                   for lab in c.labels]
+        entities += [(article_id, e.kind, e.id, e.name, e.mentions) for e in c.entities]
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM article_labels WHERE article_id = ANY(%s)", (ids,))
+        cur.execute("DELETE FROM article_entities WHERE article_id = ANY(%s)", (ids,))
+        if labels:
+            execute_values(cur, "INSERT INTO article_labels (article_id, label, score, evidence, classifier_version) "
+                                "VALUES %s", labels, template="(%s, %s, %s, %s::text[], %s)", page_size=2000)
+        if entities:
+            execute_values(cur, "INSERT INTO article_entities (article_id, kind, entity_id, name, mentions) VALUES %s",
+                           entities, page_size=2000)
+        execute_values(
+            cur,
+            """INSERT INTO article_classifications (article_id, classifier_version, scores) VALUES %s
+               ON CONFLICT (article_id) DO UPDATE SET classifier_version = EXCLUDED.classifier_version,
+                   scores = EXCLUDED.scores, classified_at = now()""",
+            classes, page_size=2000,
+        )
+    return len(labels), len(entities)
+
+
+# --- stage 5: record the run --------------------------------------------------------------------------------------------
+
+def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, error: str | None = None) -> dict:
+    conn = db.connect(db_url)
+    try:
+        return store.finish_run(conn, run_id, feed_ids, error)
+    finally:
+        conn.close()
+
+
+# --- the whole run ------------------------------------------------------------------------------------------------------
+
+def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | None = None, trigger: str = "cli",
+        run_key: str | None = None) -> dict:
+    """One whole pipeline run in-process (the command line's ``run``): the same stage functions the DAG calls."""
+    settings = settings or Settings.from_env()
+    feeds_file = feeds_file or settings.feeds_file
+    db.migrate(db_url)
+    with db.run_lock(db_url):
+        run_id = start_run(db_url, run_key, trigger)
+        feed_ids: list[int] = []
+        try:
+            feed_ids = sync_feeds(db_url, feeds_file)
+            fetch_feeds(db_url, run_id, feed_ids, settings)
+            extract_articles(db_url, run_id, settings)
+            classify_articles(db_url, run_id)
+        except Exception as exc:
+            finish_run(db_url, run_id, feed_ids, error=db.mask_secrets(f"{type(exc).__name__}: {exc}", db_url))
+            raise
+        return finish_run(db_url, run_id, feed_ids)
+
+
+# --- planning for mapped tasks ------------------------------------------------------------------------------------------
+
+def plan_feed_batches(db_url: str, feed_ids: list[int], max_batches: int = 16) -> list[list[int]]:
+    """Split feeds into at most ``max_batches`` batches, all feeds of one host in the same batch, so that the
+    per-host politeness of one HTTP client holds even when batches run on different workers."""
+    from urllib.parse import urlsplit
+
+    conn = db.connect(db_url)
+    try:
+        feeds = store.load_feeds(conn, feed_ids)
+    finally:
+        conn.close()
+    by_host: dict[str, list[int]] = {}
+    for f in feeds:
+        by_host.setdefault((urlsplit(f["url"]).hostname or "").lower(), []).append(f["feed_id"])
+    batches: list[list[int]] = [[] for _ in range(min(max_batches, len(by_host)) or 1)]
+    for ids in sorted(by_host.values(), key=len, reverse=True):
+        min(batches, key=len).extend(ids)
+    return [b for b in batches if b]
+
+
+def plan_extraction_batches(db_url: str, batch_size: int | None = None) -> list[list[int]]:
+    """Pending article ids in batches of ``CRYPTO_NEWS_EXTRACT_BATCH`` (one mapped extraction task each)."""
+    size = batch_size or Settings.from_env().extract_batch
+    ids = pending_article_ids(db_url)
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

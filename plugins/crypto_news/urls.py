@@ -1,0 +1,87 @@
+"""Canonical article URLs: one spelling per story, so the same story from several feeds is one article.
+
+Rules: scheme and host lower-cased; default ports (:80 for http, :443 for https) and fragments dropped; tracking
+parameters removed (``utm_*``, click ids, mailing-list ids, and ``ref``/``source``-style parameters whose value only
+names a feed or a social network); the remaining query parameters sorted (stable, keeps repeated keys and blank
+values); an empty path becomes ``/``. Never raises: input that is not an http(s) URL comes back stripped, otherwise
+unchanged, and :func:`link_problem` says why it is not usable.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+TRACKING_EXACT = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "li_fat_id",
+        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "hsctatracking", "igshid", "mkt_tok", "oly_anon_id", "oly_enc_id",
+        "vero_id", "wickedid", "s_cid", "cmpid", "ncid", "sr_share", "rss", "_ga", "_gl", "spm",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "matomo_", "ga_", "hsa_")
+# Parameters that are tracking only when their value marks the channel that carried the link.
+CHANNEL_KEYS = frozenset({"ref", "source", "src", "from", "ref_src", "ref_url", "via", "feed", "channel"})
+CHANNEL_VALUE = re.compile(
+    r"(rss|atom|feed|feedly|feedburner|newsletter|email|twitter|twsrc|facebook|linkedin|telegram|reddit|"
+    r"social|share|syndicat|flipboard|newsnow|google|yahoo|msn|homepage|home|push|app)",
+    re.I,
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(key: str, value: str) -> bool:
+    k = key.lower()
+    if k in TRACKING_EXACT or k.startswith(TRACKING_PREFIXES):
+        return True
+    return k in CHANNEL_KEYS and bool(CHANNEL_VALUE.search(value or ""))
+
+
+def canonical_url(url: str) -> str:
+    """The canonical spelling of an http(s) URL (see module doc). Idempotent; never raises."""
+    if not isinstance(url, str):
+        return ""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS or not parts.hostname:
+            return url
+        host = parts.hostname  # already lower-cased by urlsplit; IPv6 without brackets
+        port = parts.port
+    except ValueError:
+        return url
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host
+    if parts.username is not None or parts.password is not None:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        netloc = f"{userinfo}@{host}"
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    path = parts.path or "/"
+    query = ""
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        kept = sorted((k, v) for k, v in pairs if not _is_tracking(k, v))
+        query = urlencode(kept, doseq=False)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def link_problem(url: str | None) -> str | None:
+    """Why a feed item's link cannot be used as an article URL, or None when it can."""
+    if not url or not url.strip():
+        return "no link"
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in DEFAULT_PORTS:
+            scheme = parts.scheme.lower() or "relative"
+            return f"link scheme {scheme!r} is not http or https"
+        if not parts.hostname:
+            return "link has no host"
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"malformed link: {exc}"
+    if len(url) > 4096:
+        return "link longer than 4096 characters"
+    return None

@@ -1,0 +1,151 @@
+"""End to end through the pipeline module: real feeds and pages over loopback HTTP, a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sitekit import serve_site, write_feed_list
+
+from crypto_news import pipeline
+from crypto_news.config import Settings
+
+SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
+
+
+def q(url, sql, *args):
+    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def test_run_loads_every_distinct_item_once(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server))
+    summary = pipeline.run(migrated_db, feeds, SETTINGS)
+
+    assert summary["status"] == "success"
+    assert [f["status"] for f in summary["feeds"]] == ["ok", "ok"]
+    # 5 usable items in the RSS feed (one javascript: link skipped), 3 in the Atom feed, one story in both.
+    assert summary["articles_new"] == 6
+    rss = next(f for f in summary["feeds"] if f["url"].endswith("ledgerwire.rss"))
+    assert (rss["items_seen"], rss["items_skipped"]) == (5, 1)
+    # feeds are fetched in parallel: whichever stored the shared story first counts it as new
+    assert sum(f["items_new"] for f in summary["feeds"]) == 6
+
+    rows = q(migrated_db, "SELECT canonical_url, text_source, extract_state, word_count, title FROM articles")
+    assert len(rows) == 6
+    assert all(r[1] == "page" and r[2] == "done" and r[3] > 80 for r in rows), rows
+    urls = {r[0].split("/news/")[1] for r in rows}
+    assert urls == {"china-blockchain-mining-ban", "sec-sues-exchange", "el-salvador-buys-btc", "hashrate-record",
+                    "price-falls", "defi-exploit"}
+    # the shared story: one article, two sources
+    assert q(migrated_db, """SELECT count(*) FROM article_sources s JOIN articles a USING (article_id)
+                             WHERE a.canonical_url LIKE '%%sec-sues-exchange'""") == [(2,)]
+    assert q(migrated_db, "SELECT count(*) FROM article_sources") == [(7,)]
+
+    labels = dict(q(migrated_db, """SELECT split_part(a.canonical_url, '/news/', 2),
+                                           array_agg(l.label ORDER BY l.label)
+                                    FROM articles a JOIN article_labels l USING (article_id) GROUP BY 1"""))
+    assert labels["china-blockchain-mining-ban"] == ["adoption", "mining", "regulation"]
+    assert labels["sec-sues-exchange"] == ["regulation"]
+    assert labels["hashrate-record"] == ["mining"]
+    assert "price-falls" not in labels and "defi-exploit" not in labels
+    assert q(migrated_db, "SELECT count(*) FROM article_classifications") == [(6,)]
+
+    fetches = q(migrated_db, "SELECT status, http_status, items_seen FROM feed_fetches ORDER BY feed_id")
+    assert fetches == [("ok", 200, 5), ("ok", 200, 3)]
+    run = q(migrated_db, "SELECT status, articles_new, articles_extracted, articles_classified FROM pipeline_runs")
+    assert run == [("success", 6, 6, 6)]
+
+
+def test_second_run_adds_nothing_and_uses_conditional_get(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server))
+    pipeline.run(migrated_db, feeds, SETTINGS)
+    before = q(migrated_db, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM article_labels), "
+                            "(SELECT count(*) FROM article_sources), (SELECT count(*) FROM article_entities)")
+    page_hits = sum(r.hits for p, r in http_server.routes.items() if p.startswith("/news/"))
+
+    summary = pipeline.run(migrated_db, feeds, SETTINGS)
+
+    after = q(migrated_db, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM article_labels), "
+                           "(SELECT count(*) FROM article_sources), (SELECT count(*) FROM article_entities)")
+    assert after == before
+    assert summary["status"] == "success" and summary["articles_new"] == 0
+    assert [f["status"] for f in summary["feeds"]] == ["not_modified", "not_modified"]
+    assert sum(r.hits for p, r in http_server.routes.items() if p.startswith("/news/")) == page_hits
+    sent = [h for m, p, h in http_server.requests if p.startswith("/feeds/")][-2:]
+    assert all(h.get("If-None-Match") for h in sent)
+
+
+def test_unreachable_feed_is_recorded_and_others_load(migrated_db, http_server, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/feed.xml"
+    http_server.add("/not-a-feed", b"<!doctype html><html><body><h1>Welcome</h1></body></html>",
+                    headers={"Content-Type": "text/html"})
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server, feeds=("chainpost.atom",)),
+                            extra=[("Dead Feed", dead), ("Home Page", http_server.url("/not-a-feed"))])
+    summary = pipeline.run(migrated_db, feeds, SETTINGS)
+
+    assert summary["status"] == "partial"
+    by_name = {f["name"]: f for f in summary["feeds"]}
+    assert by_name["Dead Feed"]["error_kind"] == "connection"
+    assert by_name["Home Page"]["error_kind"] == "not_a_feed"
+    assert by_name["chainpost.atom"]["status"] == "ok"
+    assert q(migrated_db, "SELECT count(*) FROM articles") == [(3,)]
+    assert q(migrated_db, "SELECT error_kind, error IS NOT NULL FROM feed_fetches WHERE status = 'error' "
+                          "ORDER BY error_kind") == [("connection", True), ("not_a_feed", True)]
+
+
+def test_page_unavailable_falls_back_to_feed_text(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server, feeds=("ledgerwire.rss",)))
+    http_server.add("/news/el-salvador-buys-btc", b"gone", status=410)
+    http_server.add("/news/sec-sues-exchange", b"oops", status=404)
+    pipeline.run(migrated_db, feeds, SETTINGS)
+    rows = dict((r[0].split("/news/")[1], r[1:]) for r in q(
+        migrated_db, "SELECT canonical_url, text_source, extract_error_kind, text FROM articles"))
+    assert rows["el-salvador-buys-btc"][:2] == ("feed_summary", "http_error")
+    assert "100 bitcoin" in rows["el-salvador-buys-btc"][2]
+    assert rows["sec-sues-exchange"][:2] == ("feed_summary", "http_error")
+    assert rows["hashrate-record"][:2] == ("page", None)
+
+
+def _cli(args, env_extra, timeout=300):
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "crypto_news.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def test_cli_run_json_and_exit_codes(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server))
+    env = {"CRYPTO_NEWS_DB_URL": migrated_db, "CRYPTO_NEWS_EXTRACT_WORKERS": "2"}
+    proc = _cli(["run", "--json", "--feeds", str(feeds)], env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["status"] == "success" and out["articles_new"] == 6
+    assert {tuple(sorted(f)) for f in out["feeds"]} == {
+        ("error", "error_kind", "items_new", "items_seen", "name", "status", "url")}
+
+    dead = write_feed_list(tmp_path / "dead.yml", {"Nowhere": "http://127.0.0.1:9/feed"})
+    proc = _cli(["run", "--feeds", str(dead)], env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("crypto-news: run failed: all 1 feeds failed")
+    assert "connection" in proc.stdout
+
+
+def test_cli_unreachable_database_is_one_clear_line():
+    proc = _cli(["migrate"], {"CRYPTO_NEWS_DB_URL": "postgresql://u:s3cret-pw@127.0.0.1:9/none"}, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("crypto-news: cannot connect to postgresql://u:***@127.0.0.1:9/none")
+    assert "s3cret-pw" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
