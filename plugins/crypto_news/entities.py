@@ -1,0 +1,315 @@
+"""Entity tagger: jurisdictions, regulators and crypto-assets named in an article.
+
+The vocabulary and the stable ids live in ``config/entities.yml`` (id scheme: docs/LABELS.md). Names are
+matched case-insensitively, acronyms and tickers case-sensitively, on word tokens (see :class:`PhraseMatcher`);
+the tokenising helpers are shared with the classifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .config import PROJECT_ROOT
+
+DEFAULT_ENTITIES_FILE = PROJECT_ROOT / "config" / "entities.yml"
+KINDS = ("jurisdiction", "regulator", "asset")
+
+# ---------------------------------------------------------------------------------------------------------
+# Text helpers shared with the classifier
+#
+# Matching works on word tokens, not on a regex scan of the whole text, so that an 800-word article costs a few
+# C-level passes (translate, split, Counter, set intersections) plus a Python loop over the few words that
+# start a known phrase. Punctuation becomes a space, except "." inside a token (U.S.), "/" (EH/s) and "$"
+# ($BTC); a "." that ends a sentence is dropped.
+
+_PUNCTUATION = "\t\n\r\x0b\x0c!\"#%&'()*+,-:;<=>?@[\\]^_`{|}~\u00a0\u00ab\u00bb\u00ad\u00b7\u2010\u2011\u2012\u2013\u2014\u2015"
+_PUNCTUATION += "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2026\u2022\u2032\u2212\u00bf\u00a1\u00ae\u2122"
+_TABLE = str.maketrans(dict.fromkeys(_PUNCTUATION, " "))
+_DROP_UPPER = str.maketrans(dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+_DROP_LOWER = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyz"))
+_SENTENCE_DOT = re.compile(r"\.(?=\s|$)")
+
+
+def clean(text: str | None) -> str:
+    """Punctuation as spaces (case kept)."""
+    if not text:
+        return ""
+    return _SENTENCE_DOT.sub(" ", text.translate(_TABLE))
+
+
+def normalise(text: str | None) -> str:
+    """Cleaned, lower-case text with single spaces: the form in which phrases are written and matched."""
+    return " ".join(clean(text).lower().split())
+
+
+def canonical_phrase(phrase: str, lower: bool = True) -> str:
+    """A configured phrase in matching form; a trailing "*" (any word ending) is kept."""
+    wildcard = phrase.endswith("*")
+    body = clean(phrase.rstrip("*"))
+    body = " ".join((body.lower() if lower else body).split())
+    return body + ("*" if wildcard else "")
+
+
+@dataclass
+class FieldText:
+    """One field of an article, tokenised once for every matcher."""
+
+    original: str
+    words: Counter  # lower-case token -> count
+    joined: str  # " tok tok ... " in lower case, single spaces
+    cased_text: str  # " text " as written, punctuation as spaces
+
+
+def analyse(text: str | None) -> FieldText:
+    original = text or ""
+    cleaned = clean(original)
+    tokens = cleaned.lower().split()
+    return FieldText(original, Counter(tokens), " " + " ".join(tokens) + " ", " " + cleaned + " ")
+
+
+class PhraseMatcher:
+    """Counts configured phrases in a :class:`FieldText`, longest phrase first.
+
+    Phrases are given in matching form (:func:`canonical_phrase`). A phrase of several words is counted in the
+    joined text when all its words occur; its count is then taken away from the shorter phrases inside it,
+    so "liquidity mining" is not also counted as "mining". Single words ending in "*" are resolved once per
+    distinct token and cached.
+    """
+
+    CACHE_LIMIT = 200_000
+
+    def __init__(self, phrases, lower: bool = True):
+        self.lower = lower
+        phrases = set(phrases)
+        if not lower:  # case-sensitive phrases are single tokens, found through their lower-case form
+            self.cased_forms: dict[str, list[str]] = {}
+            for p in sorted(phrases):
+                self.cased_forms.setdefault(p.lower(), []).append(p)
+            return
+        self.single = {p for p in phrases if " " not in p and not p.endswith("*")}
+        self.prefixes = {p[:-1] for p in phrases if " " not in p and p.endswith("*")}
+        self.min_prefix = min((len(p) for p in self.prefixes), default=0)
+        self.max_prefix = max((len(p) for p in self.prefixes), default=0)
+        self.multi: dict[str, list] = {}
+        for p in sorted(phrases):
+            if " " not in p:
+                continue
+            wildcard = p.endswith("*")
+            words = p.rstrip("*").split(" ")
+            # exact phrases are counted with str.count, phrases ending in "*" with a regex
+            rx = re.compile(" " + re.escape(" ".join(words)) + r"[^ ]*(?= )") if wildcard else " " + p + " "
+            literal = words[:-1] if wildcard else words
+            inner = []
+            for i in range(len(literal)):
+                for j in range(i + 1, len(literal) + 1):
+                    sub = " ".join(literal[i:j])
+                    if (i, j) != (0, len(words)) and (sub in phrases or self._wildcard(sub)):
+                        inner.append(sub if sub in phrases else self._wildcard(sub))
+            # looked for only when its longest complete word occurs, then only when all its words occur
+            key = max(literal, key=len)
+            others = tuple(x for x in literal if x != key)
+            self.multi.setdefault(key, []).append((p, rx, inner, others))
+        self.first_words = set(self.multi)
+        self.cache: dict[str, str | None] = {}
+        self.wild_tokens: set[str] = set()
+
+    def _wildcard(self, token: str) -> str | None:
+        if token in self.single or " " in token:
+            return None
+        for n in range(min(len(token), self.max_prefix), self.min_prefix - 1, -1):
+            if token[:n] in self.prefixes:
+                return token[:n] + "*"
+        return None
+
+    def count(self, field: FieldText) -> dict[str, list]:
+        """phrase -> [count, surface form of the first match]."""
+        words, joined = field.words, field.joined
+        if not self.lower:
+            found = {}
+            for low in self.cased_forms.keys() & words.keys():
+                for p in self.cased_forms[low]:
+                    n = field.cased_text.count(" " + p + " ")
+                    if n:
+                        found[p] = [n, p]
+            return found
+        keys = words.keys()
+        found: dict[str, list] = {w: [words[w], w] for w in self.single.intersection(words)}
+        if self.prefixes:
+            new = keys - self.cache.keys()
+            if new:
+                if len(self.cache) > self.CACHE_LIMIT:
+                    self.cache.clear()
+                    self.wild_tokens.clear()
+                for w in new:
+                    hit = self._wildcard(w)
+                    self.cache[w] = hit
+                    if hit:
+                        self.wild_tokens.add(w)
+            for w in keys & self.wild_tokens:
+                p = self.cache[w]
+                if p in found:
+                    found[p][0] += words[w]
+                else:
+                    found[p] = [words[w], w]
+        nested = []
+        for w in self.first_words.intersection(words):
+            for p, rx, inner, others in self.multi[w]:
+                if others and not all(x in words for x in others):
+                    continue
+                if rx.__class__ is str:
+                    n = joined.count(rx)
+                    surface = p
+                else:
+                    hits = rx.findall(joined)
+                    n = len(hits)
+                    surface = hits[0].strip() if hits else p
+                if n:
+                    found[p] = [n, surface]
+                    nested.extend((sub, n) for sub in inner)
+        for sub, n in nested:  # after all counts, so that the result does not depend on the order of the loop
+            if sub in found:
+                found[sub][0] -= n
+        return {p: v for p, v in found.items() if v[0] > 0}
+
+
+def canonical_hash(data) -> str:
+    """sha256 of the canonical JSON form of parsed configuration data."""
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entities
+
+
+@dataclass(frozen=True)
+class Entity:
+    kind: str  # "jurisdiction" | "regulator" | "asset"
+    id: str
+    name: str
+    mentions: int
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "mentions": self.mentions}
+
+
+_CONTEXT = ("context", "", "")
+_EXCLUDED = ("exclude", "", "")
+
+
+class EntityTagger:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else DEFAULT_ENTITIES_FILE
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        self.hash = canonical_hash(data)
+        self.version = str(data.get("version", "0"))
+        self.names: dict[tuple, str] = {}  # (kind, id) -> display name
+        self.implies: dict[str, str] = {}  # regulator id -> jurisdiction id
+        lower: dict[str, tuple] = {}  # phrase in matching form -> (kind, id, rule)
+        cased: dict[str, tuple] = {}  # phrase as written -> (kind, id, rule)
+
+        for phrase in data.get("exclude", []):
+            lower[canonical_phrase(phrase)] = _EXCLUDED
+        for phrase in data.get("context_words", []):
+            lower.setdefault(canonical_phrase(phrase), _CONTEXT)
+        for kind, section in (("jurisdiction", "jurisdictions"), ("regulator", "regulators"), ("asset", "assets")):
+            for item in data.get(section, []):
+                key = (kind, item["id"])
+                self.names[key] = item["name"]
+                if item.get("jurisdiction"):
+                    self.implies[item["id"]] = item["jurisdiction"]
+                names = [canonical_phrase(n) for n in item.get("names", [])]
+                for n in names:
+                    lower[n] = (kind, item["id"], "plain")
+                for n in item.get("case_names", []):
+                    if canonical_phrase(n) not in names:
+                        cased[canonical_phrase(n, lower=False)] = (kind, item["id"], "plain")
+                for n in item.get("context_names", []):
+                    cased[canonical_phrase(n, lower=False)] = (kind, item["id"], "context")
+                for n in item.get("ambiguous_case_names", []):
+                    cased[canonical_phrase(n, lower=False)] = (kind, item["id"], "needs_jurisdiction")
+                rule = "ticker_ambiguous" if item.get("ambiguous") else "ticker"
+                for t in item.get("tickers", []):
+                    if t.lower() not in names:
+                        cased[t] = (kind, item["id"], rule)
+        self.lower_map = lower
+        self.cased_map = cased
+        self.lower_matcher = PhraseMatcher(lower)
+        self.cased_matcher = PhraseMatcher(cased, lower=False)
+        self.dollar_lower = {"$" + t.lower(): t for t, v in cased.items() if v[2].startswith("ticker")}
+
+    def tag(self, fields: list[FieldText]) -> list[Entity]:
+        """Entities in analysed fields (see :func:`analyse`)."""
+        return self.scan(fields)[0]
+
+    def scan(self, fields: list[FieldText]) -> tuple[list[Entity], bool]:
+        """(entities, crypto context): the second is true when an asset or a context word is named."""
+        counts: Counter = Counter()
+        pending = []  # (key, rule, count, marked, shouted)
+        context = False
+        for field in fields:
+            if not field.original:
+                continue
+            for phrase, (n, _) in self.lower_matcher.count(field).items():
+                kind, ident, _rule = self.lower_map[phrase]
+                if kind == "context":
+                    context = True
+                elif kind != "exclude":
+                    counts[(kind, ident)] += n
+            found = self.cased_matcher.count(field)
+            for token in self.dollar_lower.keys() & field.words.keys():  # $TICKER
+                ticker = self.dollar_lower[token]
+                n = field.cased_text.count(" $" + ticker + " ")
+                if n:
+                    found.setdefault(ticker, [0, ticker])[0] += n
+            shouted = None
+            for phrase, (n, _) in found.items():
+                kind, ident, rule = self.cased_map[phrase]
+                if rule in ("plain", "ticker"):
+                    counts[(kind, ident)] += n
+                    continue
+                if shouted is None:
+                    upper = len(field.original) - len(field.original.translate(_DROP_UPPER))
+                    lower = len(field.original) - len(field.original.translate(_DROP_LOWER))
+                    shouted = upper > 1.5 * lower
+                marked = (" $" + phrase + " ") in field.cased_text or ("(" + phrase + ")") in field.original
+                pending.append(((kind, ident), rule, n, marked, shouted))
+        if not context:
+            context = any(k[0] == "asset" for k in counts)
+        for key, rule, n, marked, shouted in pending:
+            if rule == "ticker_ambiguous":
+                ok = marked or (context and not shouted)
+            elif rule == "context":
+                ok = context
+            else:  # needs_jurisdiction
+                ok = ("jurisdiction", self.implies.get(key[1], "")) in counts
+            if ok:
+                counts[key] += n
+        # a regulator names its jurisdiction too
+        for (kind, ident), n in list(counts.items()):
+            if kind == "regulator" and ident in self.implies:
+                counts[("jurisdiction", self.implies[ident])] += n
+        order = {k: i for i, k in enumerate(KINDS)}
+        entities = [
+            Entity(kind, ident, self.names.get((kind, ident), ident), n) for (kind, ident), n in counts.items()
+        ]
+        entities.sort(key=lambda e: (order[e.kind], -e.mentions, e.id))
+        return entities, context
+
+
+@lru_cache(maxsize=1)
+def get_tagger() -> EntityTagger:
+    return EntityTagger()
+
+
+def extract_entities(title: str | None, summary: str | None, text: str | None) -> list[Entity]:
+    """Jurisdictions, regulators and assets named in an article, with mention counts."""
+    return get_tagger().tag([analyse(t) for t in (title, summary, text)])
