@@ -87,11 +87,13 @@ def crypto_news_daily():
 
     @task(trigger_rule="all_done", retries=1)
     def finish_run(run: int, feed_ids: list[int]) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from crypto_news import airflow_support, pipeline
 
         summary = pipeline.finish_run(airflow_support.db_url(), run, feed_ids)
-        if summary["status"] == "failed":
-            raise RuntimeError(f"crypto-news run {run} failed: {summary['error']}")
+        if summary["status"] == "failed":  # a verdict on the data, not a glitch: retrying would not change it
+            raise AirflowFailException(f"crypto-news run {run} failed: {summary['error']}")
         return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
 
     run = start_run()
