@@ -214,9 +214,8 @@ def obtain_article(client: HttpClient, extractor, row: dict, settings: Settings)
     result = {"article_id": row["article_id"], "attempts": row["extract_attempts"] + 1, "page": None,
               "error_kind": None, "error": None, "retry": False}
     try:
-        if settings.obey_robots and row["obey_robots"] and not client.robots_allowed(row["url"]):
-            raise FetchError("robots", "robots.txt disallows this page", row["url"])
-        resp = client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"})
+        resp = client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
+                          obey_robots=settings.obey_robots and row["obey_robots"])
         page = extractor(resp.body, resp.final_url, resp.headers.get("content-type"))
         if page.status == "ok":
             result["page"] = page
