@@ -20,6 +20,8 @@ from .urls import canonical_url, link_problem
 FUTURE_TOLERANCE = timedelta(days=1)
 OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
 PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed")
+_XML_START = re.compile(rb"^(\xef\xbb\xbf|\xff\xfe|\xfe\xff)?\s*<")
+_SOFT_PROBLEMS = {"NonXMLContentType", "CharacterEncodingOverride", "CharacterEncodingUnknown"}
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 
 
@@ -105,17 +107,20 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     problem_text = one_line(f"{type(problem).__name__}: {problem}", 500) if problem is not None else None
+    # Content-type and charset mismatches are notes; anything else (an XML syntax error, ...) is a real defect.
+    hard_problem = problem is not None and type(problem).__name__ not in _SOFT_PROBLEMS
+    ctype = hdrs.get("content-type", "") or "none"
+    version = parsed.get("version")
     if not entries:
-        ctype = hdrs.get("content-type", "")
-        if not parsed.get("version"):
-            if "html" in ctype.lower() or _HTML_START.match(body[:4096]):
-                raise FeedParseError("not_a_feed", f"got an HTML page, not a feed (content-type {ctype or 'none'})")
-            if problem is not None:
+        if not version:
+            if _HTML_START.match(body[:4096]) or "html" in ctype.lower():
+                raise FeedParseError("not_a_feed", f"got an HTML page, not a feed (content-type {ctype})")
+            if hard_problem and _XML_START.match(body[:512]):
                 raise FeedParseError("malformed", f"not a parseable feed: {problem_text}")
-            raise FeedParseError("not_a_feed", f"no RSS/Atom/RDF/JSON feed found (content-type {ctype or 'none'})")
-        if problem is not None:
-            raise FeedParseError("malformed", f"{parsed.get('version')} feed with no readable items: {problem_text}")
-        raise FeedParseError("empty", f"{parsed.get('version')} feed with no items")
+            raise FeedParseError("not_a_feed", f"no RSS, Atom, RDF or JSON feed found (content-type {ctype})")
+        if hard_problem:
+            raise FeedParseError("malformed", f"{version} feed with no readable items: {problem_text}")
+        raise FeedParseError("empty", f"{version} feed with no items")
 
     items, skipped, seen = [], [], set()
     for entry in entries:
@@ -152,6 +157,8 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
         )
     feed = parsed.get("feed") or {}
     if not items:
+        if hard_problem:
+            raise FeedParseError("malformed", f"{len(entries)} broken entries, none usable: {problem_text}")
         raise FeedParseError("empty", f"{len(entries)} entries, none with a usable link ({skipped[0]})")
     return ParsedFeed(
         title=one_line(feed.get("title"), LIMITS["title"]),
