@@ -39,12 +39,12 @@ def test_dev_set_regression_floor():
     report = evaluate(dev_items())
     print(format_evaluation(report))
     assert report["items"] == 398
-    assert report["macro_f1"] >= 0.80
+    assert report["macro_f1"] >= 0.83
     for label in LABELS:
-        assert report["labels"][label]["f1"] >= 0.74, label
+        assert report["labels"][label]["f1"] >= 0.75, label
 
 
-@pytest.mark.xfail(reason="issue 5 targets (macro-F1 >= 0.90, each F1 >= 0.85) not reached yet; see docs/LABELS.md")
+@pytest.mark.xfail(reason="issue 5 targets (macro-F1 >= 0.90, each F1 >= 0.85) not reached: adoption; see docs/LABELS.md")
 def test_dev_set_targets():
     report = evaluate(dev_items())
     assert report["macro_f1"] >= 0.90
@@ -200,6 +200,23 @@ def test_body_helps_when_title_is_vague():
         * 3
     )
     assert labels_of("Company reports quarterly results", None, body) == ["mining"]
+
+
+def test_only_the_lede_of_a_long_body_is_read():
+    clf = get_classifier()
+    assert clf.body_max_words > 0
+    filler = " ".join(["Markets were quiet and volumes were thin."] * clf.body_max_words)
+    tail = " ".join(["Miners added hashrate as difficulty rose and ASIC sales grew."] * 5)
+    assert clf.classify("Company update", None, filler + " " + tail).labels == []
+    assert clf.classify("Company update", None, tail + " " + filler).labels == ["mining"]
+
+
+def test_feed_boilerplate_does_not_repeat_the_title():
+    title = "Bitcoin price steady after halving event"
+    summary = f"Traders were calm this week. Continue reading {title} The post {title} appeared first on Example."
+    with_boilerplate = get_classifier().classify(title, summary, None)
+    without = get_classifier().classify(title, "Traders were calm this week.", None)
+    assert with_boilerplate.scores == without.scores
 
 
 # --- interface, determinism, version --------------------------------------------------------------------

@@ -8,6 +8,10 @@ tokens, so classifying an article costs a few C-level passes per field and a loo
                    weight * min(count, max_count) ** count_exponent
     score(label) = 1 - exp(-max(raw, 0) / scale)
     label applies when score >= threshold(label)
+
+Only the first ``body_max_words`` words of the body are read (the lede carries the topic; the rest of a long
+article adds cost, not signal), and feed boilerplate ("Continue reading ...", "The post ... appeared first on
+...") is cut from the summary, so that the title repeated inside it is not counted twice.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +35,25 @@ LABELS = ("regulation", "adoption", "mining")
 FIELDS = ("title", "summary", "text")
 DEFAULT_TAXONOMY_FILE = PROJECT_ROOT / "config" / "taxonomy.yml"
 MAX_EVIDENCE = 6
+# feed boilerplate that repeats the title: "... Continue reading <title>", "The post <title> appeared first on <site>"
+_BOILERPLATE = re.compile(r"\s*(?:Continue reading\b|The post\b.{0,400}?\bappeared first on\b).*$", re.S)
+
+
+def strip_boilerplate(summary: str | None) -> str | None:
+    """A summary without the feed boilerplate that repeats the title."""
+    if not summary or ("Continue reading" not in summary and "appeared first on" not in summary):
+        return summary
+    return _BOILERPLATE.sub("", summary)
+
+
+def lede(text: str | None, max_words: int) -> str | None:
+    """The first ``max_words`` words of ``text`` (all of it when ``max_words`` is 0 or the text is shorter)."""
+    if not text or max_words <= 0 or len(text) < max_words * 4:
+        return text
+    words = text.split(None, max_words)
+    if len(words) <= max_words:
+        return text
+    return " ".join(words[:max_words])
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,7 @@ class Classifier:
         self.count_exponent = float(data.get("count_exponent", 0.5))
         self.scale = float(data.get("scale", 3.0))
         self.no_context_factor = float(data.get("no_crypto_context_factor", 1.0))
+        self.body_max_words = int(data.get("body_max_words", 0))
         self.thresholds: dict[str, float] = {}
         lower: dict[str, list[tuple[str, float]]] = defaultdict(list)
         cased: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -81,7 +106,8 @@ class Classifier:
         raw = dict.fromkeys(LABELS, 0.0)
         contributions: dict[str, list[tuple[float, str, str]]] = {label: [] for label in LABELS}
         analysed = []
-        for name, original in zip(FIELDS, (title, summary, text)):
+        fields = (title, strip_boilerplate(summary), lede(text, self.body_max_words))
+        for name, original in zip(FIELDS, fields):
             field = analyse(original)
             analysed.append(field)
             if not field.original:
