@@ -164,6 +164,83 @@ def cmd_extract(args, settings):
     return code
 
 
+def cmd_reclassify(args, settings):
+    from . import pipeline
+    from .classify import get_classifier
+
+    url = resolve_db_url(settings)
+    counts = pipeline.classify_articles(url, None, batch_size=args.batch)
+    print(json.dumps({"classifier_version": get_classifier().version, **counts}))
+    return 0
+
+
+def cmd_reextract(args, settings):
+    from datetime import datetime, timezone
+
+    from . import pipeline
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CliError(f"--since must be an ISO date such as 2026-01-31, got {args.since!r}") from None
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    url = resolve_db_url(settings)
+    counts = pipeline.reextract_articles(url, since, settings)
+    relabelled = pipeline.classify_articles(url, None)
+    print(json.dumps({"reextracted": counts, "reclassified": relabelled["articles"]}))
+    return 0
+
+
+def cmd_retention(args, settings):
+    from . import archive, db
+
+    url = resolve_db_url(settings)
+    conn = db.connect(url)
+    try:
+        print(json.dumps(archive.apply_retention(conn, settings.archive_days, settings.archive_max_mb)))
+    finally:
+        conn.close()
+    return 0
+
+
+def cmd_feeds(args, settings):
+    from . import db
+
+    url = resolve_db_url(settings)
+    db.migrate(url)
+    conn = db.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT * FROM v_feed_health ORDER BY feed_name")
+            cols = [d[0] for d in cur.description]
+            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps(rows, default=str))
+        return 0
+    show = [c for c in ("feed_name", "last_status", "last_error_kind", "last_success_at", "consecutive_failures",
+                        "not_modified_ratio_30d", "avg_latency_ms", "items_per_day_7d", "articles_total") if c in cols]
+    table = [[_cell(r.get(c)) for c in show] for r in rows]
+    widths = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(show)]
+    print("  ".join(c.ljust(w) for c, w in zip(show, widths)))
+    for t in table:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+    return 0
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d %H:%M")
+    return str(v)
+
+
 def _page_json(page) -> dict:
     d = page.to_dict()
     keys = ("title", "author", "published", "lang", "text", "status")
@@ -281,6 +358,21 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--url", help="the page's URL, for the files given with --html")
     x.set_defaults(func=cmd_extract)
 
+    rc = sub.add_parser("reclassify", help="re-label every article whose labels come from another classifier version")
+    rc.add_argument("--batch", type=int, default=1000)
+    rc.set_defaults(func=cmd_reclassify)
+
+    rx = sub.add_parser("reextract", help="re-run extraction over archived pages, without network access")
+    rx.add_argument("--since", help="only articles discovered on or after this date (ISO 8601)")
+    rx.set_defaults(func=cmd_reextract)
+
+    rt = sub.add_parser("retention", help="apply the raw page archive's retention settings")
+    rt.set_defaults(func=cmd_retention)
+
+    fh = sub.add_parser("feeds", help="feed health: last status, last success, failures in a row, 304 ratio, ...")
+    fh.add_argument("--json", action="store_true")
+    fh.set_defaults(func=cmd_feeds)
+
     d = sub.add_parser("db", help="the embedded project-local database")
     d.add_argument("action", choices=["start", "stop", "status", "url"])
     d.set_defaults(func=cmd_db)
@@ -291,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    import psycopg2
+
     from .db import DatabaseError
 
     try:
@@ -302,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseError as exc:
         print(f"crypto-news: {exc}", file=sys.stderr)
         return 2
+    except psycopg2.Error as exc:  # the database failed mid-command: one line, no secrets
+        from .db import mask_secrets
+
+        msg = mask_secrets(" ".join(str(exc).split()), Settings.from_env().db_url)
+        print(f"crypto-news: database error: {msg}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as exc:
         print(f"crypto-news: {exc}", file=sys.stderr)
         return 2

@@ -60,6 +60,8 @@ class Settings:
     extract_batch: int = 200  # CRYPTO_NEWS_EXTRACT_BATCH: articles per extraction batch / mapped task
     extract_max_attempts: int = 3  # CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS: page fetch attempts across runs
     schedule: str = "@daily"  # CRYPTO_NEWS_SCHEDULE
+    archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
+    archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
 
     @property
     def ua(self) -> str:
@@ -88,5 +90,7 @@ class Settings:
             extract_batch=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_BATCH", 200)),
             extract_max_attempts=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS", 3)),
             schedule=env.get("CRYPTO_NEWS_SCHEDULE") or "@daily",
+            archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
+            archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
         )
         return replace(s, **overrides) if overrides else s

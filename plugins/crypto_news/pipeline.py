@@ -17,13 +17,14 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 from psycopg2.extras import Json, execute_values
 
-from . import db, store
+from . import archive, db, dedup, store
 from .config import Settings
+from .extract import trusted_date
 from .feedparse import FeedItem, FeedParseError, parse_feed
 from .feeds import load_feed_list
 from .httpclient import FetchError, HttpClient
@@ -33,8 +34,6 @@ log = logging.getLogger("crypto_news")
 
 MIN_FEED_CONTENT_WORDS = 120  # feed content this long counts as the full article ("feed_content")
 EXTRACT_TIMEOUT_S = 60.0  # a page whose extraction takes longer is abandoned and marked "timeout"
-FUTURE_TOLERANCE = timedelta(days=1)
-OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
 
 
 # --- stage 1: sync feeds ------------------------------------------------------------------------------------------------
@@ -145,9 +144,10 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
 
 # --- stage 3: extract article text --------------------------------------------------------------------------------------
 
-_PENDING_SQL = """
-    SELECT a.article_id, a.url, a.title, a.summary, a.feed_content, a.published_at, a.extract_attempts,
-           COALESCE(f.obey_robots, true) AS obey_robots
+_ARTICLE_COLS = """a.article_id, a.url, a.title, a.summary, a.feed_content, a.published_at, a.extract_attempts,
+           COALESCE(f.obey_robots, true) AS obey_robots"""
+_PENDING_SQL = f"""
+    SELECT {_ARTICLE_COLS}
     FROM articles a LEFT JOIN feeds f USING (feed_id)
     WHERE a.extract_state <> 'done' AND a.article_id > %(after)s
       AND (%(ids)s::bigint[] IS NULL OR a.article_id = ANY(%(ids)s::bigint[]))
@@ -165,15 +165,6 @@ def pending_article_ids(db_url: str) -> list[int]:
         conn.close()
 
 
-def _trusted(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc)
-    return when if OLDEST_TRUSTED <= when <= now + FUTURE_TOLERANCE else None
-
-
 def _fallback(row: dict) -> tuple[str | None, str]:
     content, summary = row["feed_content"], row["summary"]
     if content and word_count(content) >= MIN_FEED_CONTENT_WORDS:
@@ -184,78 +175,120 @@ def _fallback(row: dict) -> tuple[str | None, str]:
     return None, "none"
 
 
+@dataclass
+class PageWork:
+    """What a worker process returns for one page: the extraction result, the page packed for the archive, and
+    the text's fingerprints (all CPU work, done off the main process)."""
+
+    page: object  # extract.PageResult
+    sha256: str | None = None
+    packed: bytes | None = None
+    raw_bytes: int = 0
+    content_hash: str | None = None
+    simhash: int | None = None
+
+
+def process_page(body: bytes, url: str | None, content_type: str | None, packed: bool = False) -> PageWork:
+    """Extract one page (raw bytes, or ``packed`` archive bytes) and fingerprint its text. Runs in a worker."""
+    from .extract import extract_page
+
+    if packed:
+        raw = archive.unpack(body)
+        work = PageWork(page=extract_page(raw, url, content_type), raw_bytes=len(raw))
+    else:
+        work = PageWork(page=extract_page(body, url, content_type), raw_bytes=len(body))
+        work.sha256, work.packed = archive.pack(body)
+    if work.page.status == "ok":
+        work.content_hash = dedup.content_hash(work.page.text)
+        work.simhash = dedup.simhash(work.page.text)
+    return work
+
+
 class _Extractor:
-    """Runs page extraction in worker processes (CPU-bound), or inline with one worker."""
+    """Runs :func:`process_page` in worker processes (CPU-bound), or inline with one worker."""
 
     def __init__(self, workers: int):
         self.pool = None
         if workers > 1:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["crypto_news.extract"])
+            ctx.set_forkserver_preload(["crypto_news.pipeline", "crypto_news.extract"])
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
-    def __call__(self, body: bytes, url: str, content_type: str | None):
-        from .extract import extract_page
-
+    def __call__(self, body: bytes, url: str | None, content_type: str | None, packed: bool = False) -> PageWork:
         if self.pool is None:
-            return extract_page(body, url, content_type)
-        return self.pool.submit(extract_page, body, url, content_type).result(timeout=EXTRACT_TIMEOUT_S)
+            return process_page(body, url, content_type, packed)
+        return self.pool.submit(process_page, body, url, content_type, packed).result(timeout=EXTRACT_TIMEOUT_S)
 
     def close(self):
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def obtain_article(client: HttpClient, extractor, row: dict, settings: Settings) -> dict:
-    """Get the best text for one article: the page, else the feed's content, else its summary.
+@dataclass
+class Obtained:
+    """The outcome of trying to get one article's page."""
 
-    Returns the column values to store. Never raises for a bad page or a network failure.
-    """
-    result = {"article_id": row["article_id"], "attempts": row["extract_attempts"] + 1, "page": None,
-              "error_kind": None, "error": None, "retry": False}
+    article_id: int
+    attempts: int
+    work: PageWork | None = None  # the page was fetched (and extracted, whatever the status)
+    page_url: str | None = None
+    content_type: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry: bool = False
+
+
+def obtain_article(client: HttpClient, extractor, row: dict, settings: Settings) -> Obtained:
+    """Fetch and extract one article's page. Never raises for a bad page or a network failure."""
+    res = Obtained(article_id=row["article_id"], attempts=row["extract_attempts"] + 1)
     try:
         resp = client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
                           obey_robots=settings.obey_robots and row["obey_robots"])
-        page = extractor(resp.body, resp.final_url, resp.headers.get("content-type"))
-        if page.status == "ok":
-            result["page"] = page
-        else:
-            result["error_kind"], result["error"] = page.status, page.detail or page.status
-            result["page_meta"] = page
+        res.page_url, res.content_type = resp.final_url, resp.headers.get("content-type")
+        _extract_into(res, extractor, resp.body, packed=False)
     except FetchError as exc:
-        result["error_kind"], result["error"] = exc.kind, str(exc)
-        result["retry"] = exc.retryable and result["attempts"] < settings.extract_max_attempts
-    except FutureTimeout:
-        result["error_kind"], result["error"] = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
+        res.error_kind, res.error = exc.kind, str(exc)
+        res.retry = exc.retryable and res.attempts < settings.extract_max_attempts
     except Exception as exc:  # never lose the article over one page
-        log.exception("unexpected error extracting %s", row["url"])
-        result["error_kind"], result["error"] = "internal", f"{type(exc).__name__}: {exc}"
-    return result
+        log.exception("unexpected error fetching %s", row["url"])
+        res.error_kind, res.error = "internal", f"{type(exc).__name__}: {exc}"
+    return res
 
 
-def _article_values(row: dict, res: dict) -> tuple:
-    page = res["page"]
-    meta = page or res.get("page_meta")
-    if page is not None:
-        text, source = page.text, "page"
-    else:
-        text, source = _fallback(row)
-    state = "retry" if res["retry"] else "done"
-    feed_date = row["published_at"]
-    page_date = _trusted(getattr(meta, "published", None))
-    published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
+def _extract_into(res: Obtained, extractor, body: bytes, packed: bool) -> None:
+    try:
+        res.work = extractor(body, res.page_url, res.content_type, packed)
+    except FutureTimeout:
+        res.error_kind, res.error = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
+        return
+    page = res.work.page
+    if page.status != "ok":
+        res.error_kind, res.error = page.status, page.detail or page.status
+
+
+def _article_values(row: dict, res: Obtained) -> tuple:
+    work = res.work
+    meta = work.page if work else None
+    ok = meta is not None and meta.status == "ok"
+    text, source = (meta.text, "page") if ok else _fallback(row)
     text = clean(text, LIMITS["text"])
+    feed_date = row["published_at"]
+    page_date = trusted_date(getattr(meta, "published", None))
+    published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
+    chash = work.content_hash if ok else dedup.content_hash(text)
+    shash = work.simhash if ok else dedup.simhash(text)
+    tags = [t for t in (one_line(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t]
     return (
-        res["article_id"], state, res["attempts"], text, source, res["error_kind"],
-        one_line(res["error"], LIMITS["error"]),
-        one_line(getattr(meta, "title", None), LIMITS["title"]), one_line(getattr(meta, "author", None), LIMITS["author"]),
+        res.article_id, "retry" if res.retry else "done", res.attempts, text, source, res.error_kind,
+        one_line(res.error, LIMITS["error"]),
+        one_line(getattr(meta, "title", None), LIMITS["title"]),
+        one_line(getattr(meta, "author", None), LIMITS["author"]),
         page_date, published, published_source,
         one_line(getattr(meta, "sitename", None), 200), one_line(getattr(meta, "lang", None), 20),
-        clean(getattr(meta, "description", None), LIMITS["summary"]),
-        [t for t in (one_line(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t],
-        one_line(getattr(meta, "image", None), 4096), word_count(text),
-        hashlib.sha256(" ".join((text or "").lower().split()).encode()).hexdigest() if text else None,
+        clean(getattr(meta, "description", None), LIMITS["summary"]), tags,
+        one_line(getattr(meta, "image", None), 4096), word_count(text), chash, shash,
         getattr(meta, "extractor", None), getattr(meta, "extractor_version", None),
+        work.sha256 if work else None, res.page_url,
     )
 
 
@@ -265,14 +298,66 @@ _UPDATE_SQL = """
         page_author = v.page_author, page_published_at = v.page_published_at, published_at = v.published_at,
         published_source = v.published_source, sitename = v.sitename, lang = v.lang, description = v.description,
         page_tags = v.page_tags, image_url = v.image_url, word_count = v.word_count, content_hash = v.content_hash,
-        extractor = v.extractor, extractor_version = v.extractor_version, extracted_at = now(), updated_at = now()
+        simhash = v.simhash, extractor = v.extractor, extractor_version = v.extractor_version,
+        page_sha256 = COALESCE(v.page_sha256, a.page_sha256), page_url = COALESCE(v.page_url, a.page_url),
+        extracted_at = now(), updated_at = now()
     FROM (VALUES %s) AS v(article_id, state, attempts, text, source, error_kind, error, page_title, page_author,
                           page_published_at, published_at, published_source, sitename, lang, description, page_tags,
-                          image_url, word_count, content_hash, extractor, extractor_version)
+                          image_url, word_count, content_hash, simhash, extractor, extractor_version, page_sha256,
+                          page_url)
     WHERE a.article_id = v.article_id
 """
 _UPDATE_TEMPLATE = ("(%s::bigint, %s, %s::integer, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s, %s,"
-                    " %s, %s, %s::text[], %s, %s::integer, %s, %s, %s)")
+                    " %s, %s, %s::text[], %s, %s::integer, %s, %s::bigint, %s, %s, %s, %s)")
+
+# Exact duplicates: the earliest article with the same normalised-text hash.
+_MARK_DUPLICATES_SQL = """
+    UPDATE articles a SET duplicate_of = d.first_id
+    FROM (SELECT x.article_id,
+                 (SELECT min(y.article_id) FROM articles y
+                  WHERE y.content_hash = x.content_hash AND y.article_id < x.article_id) AS first_id
+          FROM articles x WHERE x.article_id = ANY(%(ids)s)) d
+    WHERE a.article_id = d.article_id AND a.duplicate_of IS DISTINCT FROM d.first_id
+"""
+# Near duplicates: candidates share one of the four 16-bit SimHash bands; the exact Hamming distance decides.
+_MARK_NEAR_DUPLICATES_SQL = """
+    UPDATE articles a SET near_duplicate_of = d.group_id
+    FROM (SELECT x.article_id,
+                 (SELECT min(COALESCE(y.near_duplicate_of, y.article_id)) FROM articles y
+                  WHERE y.article_id < x.article_id AND y.simhash IS NOT NULL
+                    AND ((y.simhash & 65535) = (x.simhash & 65535)
+                         OR ((y.simhash >> 16) & 65535) = ((x.simhash >> 16) & 65535)
+                         OR ((y.simhash >> 32) & 65535) = ((x.simhash >> 32) & 65535)
+                         OR ((y.simhash >> 48) & 65535) = ((x.simhash >> 48) & 65535))
+                    AND bit_count((y.simhash # x.simhash)::bit(64)) <= %(max_bits)s) AS group_id
+          FROM articles x WHERE x.article_id = ANY(%(ids)s) AND x.simhash IS NOT NULL) d
+    WHERE a.article_id = d.article_id AND a.near_duplicate_of IS DISTINCT FROM d.group_id
+"""
+
+
+def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list[Obtained]) -> list[tuple]:
+    """Store one batch: archived pages, article text and metadata, duplicate marks, run counts; one transaction."""
+    values = [_article_values(r, res) for r, res in zip(rows, results)]
+    pages = [(res.work.sha256, res.work.packed, res.content_type, res.work.raw_bytes)
+             for res in results if res.work is not None and res.work.packed is not None]
+    ids = [v[0] for v in values]
+    with conn.cursor() as cur:
+        archive.store_pages(cur, pages)
+        execute_values(cur, _UPDATE_SQL, values, template=_UPDATE_TEMPLATE, page_size=len(values))
+        cur.execute(_MARK_DUPLICATES_SQL, {"ids": ids})
+        cur.execute(_MARK_NEAR_DUPLICATES_SQL, {"ids": ids, "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
+        store.add_run_counts(conn, run_id, articles_extracted=len(values))
+    conn.commit()
+    return values
+
+
+def _select(conn, sql: str, params: dict) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    conn.commit()
+    return rows
 
 
 def extract_articles(db_url: str, run_id: int | None, settings: Settings | None = None,
@@ -286,24 +371,55 @@ def extract_articles(db_url: str, run_id: int | None, settings: Settings | None 
         with HttpClient(settings) as client, ThreadPoolExecutor(settings.fetch_workers) as pool:
             after = 0
             while True:
-                with conn.cursor() as cur:
-                    cur.execute(_PENDING_SQL, {"after": after, "ids": article_ids, "limit": settings.extract_batch})
-                    cols = [d[0] for d in cur.description]
-                    rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-                conn.commit()
+                rows = _select(conn, _PENDING_SQL, {"after": after, "ids": article_ids,
+                                                    "limit": settings.extract_batch})
                 if not rows:
                     break
                 after = rows[-1]["article_id"]
                 results = list(pool.map(lambda r: obtain_article(client, extractor, r, settings), rows))
-                values = [_article_values(r, res) for r, res in zip(rows, results)]
-                with conn.cursor() as cur:
-                    execute_values(cur, _UPDATE_SQL, values, template=_UPDATE_TEMPLATE, page_size=len(values))
-                    store.add_run_counts(conn, run_id, articles_extracted=len(values))
-                conn.commit()
-                counts["articles"] += len(values)
-                for v in values:
+                for v in _write_extractions(conn, run_id, rows, results):
+                    counts["articles"] += 1
                     counts[v[4]] += 1
                     counts["retry"] += v[1] == "retry"
+        return counts
+    finally:
+        extractor.close()
+        conn.close()
+
+
+_ARCHIVED_SQL = f"""
+    SELECT {_ARTICLE_COLS}, a.page_url, p.content, p.content_type
+    FROM articles a JOIN page_archive p ON p.sha256 = a.page_sha256 LEFT JOIN feeds f USING (feed_id)
+    WHERE a.article_id > %(after)s AND (%(since)s::timestamptz IS NULL OR a.discovered_at >= %(since)s)
+    ORDER BY a.article_id LIMIT %(limit)s
+"""
+
+
+def reextract_articles(db_url: str, since: datetime | None = None, settings: Settings | None = None) -> dict:
+    """Re-run extraction over archived pages (no network), e.g. after an extractor upgrade. Articles whose text
+    changes are re-classified by the next classify stage (their extraction time is newer than their labels)."""
+    settings = settings or Settings.from_env()
+    conn = db.connect(db_url)
+    counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
+    extractor = _Extractor(settings.extract_workers)
+
+    def redo(row: dict) -> Obtained:
+        res = Obtained(article_id=row["article_id"], attempts=row["extract_attempts"], page_url=row["page_url"],
+                       content_type=row["content_type"])
+        _extract_into(res, extractor, bytes(row["content"]), packed=True)
+        return res
+
+    try:
+        with ThreadPoolExecutor(max(2, settings.extract_workers * 2)) as pool:
+            after = 0
+            while True:
+                rows = _select(conn, _ARCHIVED_SQL, {"after": after, "since": since, "limit": settings.extract_batch})
+                if not rows:
+                    break
+                after = rows[-1]["article_id"]
+                for v in _write_extractions(conn, None, rows, list(pool.map(redo, rows))):
+                    counts["articles"] += 1
+                    counts[v[4]] += 1
         return counts
     finally:
         extractor.close()

@@ -1,0 +1,121 @@
+"""Raw page archive, re-extraction without network, and duplicate detection, on a real database."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sitekit import FIXTURES, serve_site, write_feed_list
+
+from crypto_news import archive, dedup, pipeline
+from crypto_news.config import Settings
+
+SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
+
+
+def q(url, sql, *args):
+    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else cur.rowcount
+    finally:
+        conn.close()
+
+
+def test_pages_are_archived_compressed_and_content_addressed(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "f.yml", serve_site(http_server))
+    pipeline.run(migrated_db, feeds, SETTINGS)
+    rows = q(migrated_db, """SELECT a.page_url, p.sha256, p.content, p.raw_bytes, p.stored_bytes
+                             FROM articles a JOIN page_archive p ON p.sha256 = a.page_sha256""")
+    assert len(rows) == 6
+    for page_url, sha, content, raw_bytes, stored in rows:
+        slug = re.split(r"[?#]", page_url.rsplit("/", 1)[1])[0]
+        original = (FIXTURES / "site" / f"{slug}.html").read_bytes()
+        assert archive.unpack(bytes(content)) == original
+        assert archive.pack(original)[0] == sha and raw_bytes == len(original) and stored < raw_bytes
+
+
+def test_reextract_uses_the_archive_only(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "f.yml", serve_site(http_server))
+    pipeline.run(migrated_db, feeds, SETTINGS)
+    before = dict(q(migrated_db, "SELECT article_id, text FROM articles"))
+    q(migrated_db, "UPDATE articles SET text = 'stale', word_count = 1")
+    http_server.close()  # no network from here on
+
+    counts = pipeline.reextract_articles(migrated_db, None, SETTINGS)
+    assert counts["articles"] == 6 and counts["page"] == 6
+    assert dict(q(migrated_db, "SELECT article_id, text FROM articles")) == before
+    relabel = pipeline.classify_articles(migrated_db)
+    assert relabel["articles"] == 6  # the text changed after the last labels: all re-labelled
+    assert pipeline.classify_articles(migrated_db)["articles"] == 0
+
+
+def _story_page(paragraphs: list[str], title: str) -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<!DOCTYPE html><html><head><title>{title}</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<article><h1>{title}</h1>{body}</article><footer>Other Site</footer></body></html>").encode()
+
+
+def test_syndicated_copies_are_marked_duplicates(migrated_db, http_server, tmp_path):
+    original = (FIXTURES / "site" / "hashrate-record.html").read_text()
+    paragraphs = [re.sub(r"<[^>]+>", "", p) for p in re.findall(r"<p>(.*?)</p>", original, re.S)]
+    paragraphs = [p for p in paragraphs if len(p) > 60]
+    edited = [p.replace("new fleets", "fresh fleets").replace("Analysts expect", "Observers expect")
+              for p in paragraphs]
+    http_server.add("/copy/exact", _story_page(paragraphs, "Bitcoin hashrate hits record as difficulty climbs 5%"), headers={"Content-Type": "text/html"})
+    http_server.add("/copy/edited", _story_page(edited, "Bitcoin hashrate hits a record as difficulty climbs 5%"),
+                    headers={"Content-Type": "text/html"})
+    base = http_server.url("")
+    items = "".join(f"<item><title>{t}</title><link>{base}{p}</link><pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate>"
+                    f"</item>" for t, p in (("Copy", "/copy/exact"), ("Edited", "/copy/edited")))
+    http_server.add("/feeds/syndicated.rss", f"<rss version='2.0'><channel><title>S</title>{items}</channel></rss>",
+                    headers={"Content-Type": "application/rss+xml"})
+    urls = serve_site(http_server, feeds=("ledgerwire.rss",))
+    feeds = write_feed_list(tmp_path / "f.yml", urls)
+    pipeline.run(migrated_db, feeds, SETTINGS)  # the original first
+    feeds2 = write_feed_list(tmp_path / "g.yml", {"Syndicated": http_server.url("/feeds/syndicated.rss")})
+    pipeline.run(migrated_db, feeds2, SETTINGS)
+
+    rows = {re.split(r"[?#]", r[0].split(base)[-1])[0]: r[1:] for r in q(
+        migrated_db, "SELECT url, article_id, duplicate_of, near_duplicate_of, simhash FROM articles")}
+    original_id = rows["/news/hashrate-record"][0]
+    assert rows["/copy/exact"][1] == original_id  # exact copy
+    assert rows["/copy/edited"][1] is None  # not the same text ...
+    assert rows["/copy/edited"][2] == original_id  # ... but the same story
+    assert rows["/news/sec-sues-exchange"][1] is None and rows["/news/sec-sues-exchange"][2] is None
+    assert dedup.hamming(rows["/copy/edited"][3], rows["/news/hashrate-record"][3]) <= dedup.NEAR_DUPLICATE_MAX_BITS
+
+
+def test_retention_bounds_the_archive_and_keeps_text(migrated_db, http_server, tmp_path):
+    feeds = write_feed_list(tmp_path / "f.yml", serve_site(http_server))
+    pipeline.run(migrated_db, feeds, SETTINGS)
+    conn = psycopg2.connect(migrated_db, options="-c search_path=crypto_news")
+    try:
+        kept = archive.apply_retention(conn, days=30, max_mb=None)
+        assert kept["removed_by_age"] == 0 and kept["pages"] == 6
+        out = archive.apply_retention(conn, days=None, max_mb=0.004)  # ~4 KB: only the newest pages fit
+        assert 0 < out["pages"] < 6 and out["removed_by_size"] == 6 - out["pages"] and out["stored_mb"] <= 0.004
+    finally:
+        conn.close()
+    assert q(migrated_db, "SELECT count(*) FROM articles WHERE page_sha256 IS NULL") == [(6 - out["pages"],)]
+    assert q(migrated_db, "SELECT count(*) FROM articles WHERE text IS NULL OR word_count < 80") == [(0,)]
+
+
+@pytest.mark.parametrize("text", [None, "", "too short to identify a story"])
+def test_short_texts_get_no_fingerprint(text):
+    assert dedup.content_hash(text) is None and dedup.simhash(text) is None
+
+
+def test_fingerprints_ignore_case_and_spacing_and_separate_stories():
+    pages = sorted((FIXTURES / "site").glob("*.html"))
+    texts = [" ".join(re.sub(r"<[^>]+>", " ", p.read_text()).split()) for p in pages]
+    a = texts[0]
+    assert dedup.content_hash(a) == dedup.content_hash("  " + a.upper().replace(" ", "\n  "))
+    hashes = [dedup.simhash(t) for t in texts]
+    for i in range(len(hashes)):
+        for j in range(i + 1, len(hashes)):
+            assert dedup.hamming(hashes[i], hashes[j]) > dedup.NEAR_DUPLICATE_MAX_BITS
+    assert -(2 ** 63) <= hashes[0] < 2 ** 63
