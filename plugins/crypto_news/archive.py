@@ -12,7 +12,7 @@ import hashlib
 import zlib
 
 COMPRESSION = "gzip"
-LEVEL = 6
+LEVEL = 1  # measured on article pages: 1.4 ms and 24% of the size, against 3.5 ms and 20% at level 6
 
 
 def pack(body: bytes) -> tuple[str, bytes]:

@@ -23,7 +23,7 @@ from collections import Counter
 
 MIN_WORDS = 50
 NEAR_DUPLICATE_MAX_BITS = 3
-MAX_WORDS = 3000  # the fingerprint looks at the first words only: enough to identify a story, bounded cost
+MAX_WORDS = 1000  # the SimHash looks at the first words only: enough to identify a story, bounded cost
 
 _WORD = re.compile(r"\w+")
 _BIT_POSITIONS = [[b for b in range(8) if v >> b & 1] for v in range(256)]
@@ -33,28 +33,32 @@ def normalise(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
 
 
-def content_hash(text: str | None) -> str | None:
-    """sha256 of the normalised words, or None for a text too short to identify a story."""
+def fingerprints(text: str | None) -> tuple[str | None, int | None]:
+    """(content hash, SimHash) of a text, normalised once; (None, None) for a text too short to identify a story."""
     if not text:
-        return None
+        return None, None
     words = normalise(text)
     if len(words) < MIN_WORDS:
-        return None
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+        return None, None
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest(), _simhash(words[:MAX_WORDS])
+
+
+def content_hash(text: str | None) -> str | None:
+    """sha256 of the normalised words, or None for a text too short to identify a story."""
+    return fingerprints(text)[0]
 
 
 def simhash(text: str | None) -> int | None:
     """64-bit SimHash of the text's words (weighted by count) as a signed integer (PostgreSQL bigint), or None."""
-    if not text:
-        return None
-    words = normalise(text)[:MAX_WORDS]
-    if len(words) < MIN_WORDS:
-        return None
+    return fingerprints(text)[1]
+
+
+def _simhash(words: list[str]) -> int:
     hashes = {w: hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest() for w in set(words)}
     packed = b"".join(hashes[w] for w in words)  # one 8-byte hash per occurrence: counts weigh the features
     n = len(words)
     weights = [0] * 64
-    for byte_pos in range(8):  # count, for each of the 64 bit positions, how many shingle hashes set it
+    for byte_pos in range(8):  # count, for each of the 64 bit positions, how many word hashes set it
         for value, count in Counter(packed[byte_pos::8]).items():
             for bit in _BIT_POSITIONS[value]:
                 weights[byte_pos * 8 + bit] += count

@@ -199,8 +199,7 @@ def process_page(body: bytes, url: str | None, content_type: str | None, packed:
         work = PageWork(page=extract_page(body, url, content_type), raw_bytes=len(body))
         work.sha256, work.packed = archive.pack(body)
     if work.page.status == "ok":
-        work.content_hash = dedup.content_hash(work.page.text)
-        work.simhash = dedup.simhash(work.page.text)
+        work.content_hash, work.simhash = dedup.fingerprints(work.page.text)
     return work
 
 
@@ -275,8 +274,7 @@ def _article_values(row: dict, res: Obtained) -> tuple:
     feed_date = row["published_at"]
     page_date = trusted_date(getattr(meta, "published", None))
     published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
-    chash = work.content_hash if ok else dedup.content_hash(text)
-    shash = work.simhash if ok else dedup.simhash(text)
+    chash, shash = (work.content_hash, work.simhash) if ok else dedup.fingerprints(text)
     tags = [t for t in (one_line(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t]
     return (
         res.article_id, "retry" if res.retry else "done", res.attempts, text, source, res.error_kind,
