@@ -65,6 +65,8 @@ def _json_summary(s: dict) -> dict:
             "feeds_not_modified", "feeds_failed", "items_seen", "articles_new", "articles_extracted",
             "articles_classified", "labels_written")
     out = {k: s.get(k) for k in keep}
+    if s.get("stage_seconds"):
+        out["stage_seconds"] = s["stage_seconds"]
     out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new")}
                     for f in s.get("feeds", [])]
     return out
@@ -301,6 +303,12 @@ def cmd_airflow_run(args, settings):
         if proc.returncode != 0:
             raise CliError("airflow db migrate failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:]), 1)
         stamp.touch()
+    # The pool of the DAG's HTTP tasks (fetch, extract); `set` creates or resizes it, so this is idempotent.
+    slots = os.environ.get("CRYPTO_NEWS_HTTP_POOL_SLOTS", "").strip() or "4"
+    proc = subprocess.run([str(airflow), "pools", "set", "crypto_news_http", slots, "crypto-news HTTP tasks"],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CliError("airflow pools set failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:]), 1)
     proc = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
                           stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
     conn = db.connect(url)

@@ -112,6 +112,8 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     conn = connect(url, application_name="crypto-news migrate")
     applied_now = []
     try:
+        if _up_to_date(conn, migrations):  # the common case: no lock, no DDL (works for a DML-only role too)
+            return applied_now
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -159,6 +161,18 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     finally:
         conn.close()
     return applied_now
+
+
+def _up_to_date(conn, migrations: list[Migration]) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_migrations",))
+        if cur.fetchone()[0] is None:
+            conn.rollback()
+            return False
+        cur.execute(f"SELECT version, checksum FROM {SCHEMA}.schema_migrations")
+        recorded = dict(cur.fetchall())
+    conn.rollback()
+    return recorded == {m.version: m.checksum for m in migrations}
 
 
 class RunInProgress(DatabaseError):

@@ -495,10 +495,11 @@ def _write_classifications(conn, classifier, rows) -> tuple[int, int]:
 
 # --- stage 5: record the run --------------------------------------------------------------------------------------------
 
-def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, error: str | None = None) -> dict:
+def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, error: str | None = None,
+               stage_seconds: dict | None = None) -> dict:
     conn = db.connect(db_url)
     try:
-        return store.finish_run(conn, run_id, feed_ids, error)
+        return store.finish_run(conn, run_id, feed_ids, error, stage_seconds)
     finally:
         conn.close()
 
@@ -507,22 +508,37 @@ def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, erro
 
 def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | None = None, trigger: str = "cli",
         run_key: str | None = None) -> dict:
-    """One whole pipeline run in-process (the command line's ``run``): the same stage functions the DAG calls."""
+    """One whole pipeline run in-process (the command line's ``run``): the same stage functions the DAG calls.
+
+    The summary also carries ``stage_seconds``, the wall time of each stage."""
     settings = settings or Settings.from_env()
     feeds_file = feeds_file or settings.feeds_file
-    db.migrate(db_url)
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings[name] = round(time.perf_counter() - started, 3)
+
+    timed("migrate", db.migrate, db_url)
     with db.run_lock(db_url):
         run_id = start_run(db_url, run_key, trigger)
         feed_ids: list[int] = []
         try:
-            feed_ids = sync_feeds(db_url, feeds_file)
-            fetch_feeds(db_url, run_id, feed_ids, settings)
-            extract_articles(db_url, run_id, settings)
-            classify_articles(db_url, run_id)
+            feed_ids = timed("sync_feeds", sync_feeds, db_url, feeds_file)
+            timed("fetch_feeds", fetch_feeds, db_url, run_id, feed_ids, settings)
+            timed("extract", extract_articles, db_url, run_id, settings)
+            timed("classify", classify_articles, db_url, run_id)
         except Exception as exc:
-            finish_run(db_url, run_id, feed_ids, error=db.mask_secrets(f"{type(exc).__name__}: {exc}", db_url))
+            try:
+                finish_run(db_url, run_id, feed_ids, error=db.mask_secrets(f"{type(exc).__name__}: {exc}", db_url),
+                           stage_seconds=timings)
+            except Exception:  # the database itself may be what failed; the original error matters more
+                log.exception("could not record the failed run")
             raise
-        return finish_run(db_url, run_id, feed_ids)
+        return timed("finish_run", finish_run, db_url, run_id, feed_ids, stage_seconds=timings)
 
 
 # --- planning for mapped tasks ------------------------------------------------------------------------------------------

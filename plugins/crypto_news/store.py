@@ -39,7 +39,8 @@ def add_run_counts(conn, run_id: int | None, **counts: int) -> None:
         cur.execute(f"UPDATE pipeline_runs SET {sets} WHERE run_id = %(run_id)s", {**counts, "run_id": run_id})
 
 
-def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str | None = None) -> dict:
+def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str | None = None,
+               stage_seconds: dict | None = None) -> dict:
     """Compute the run's summary from what the stages recorded, store it, and return it."""
     with conn.cursor() as cur:
         cur.execute(
@@ -96,6 +97,8 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
                                "items_skipped", "http_status", "duration_ms", "parse_warning")}
             for f in feeds
         ]
+        if stage_seconds:
+            summary["stage_seconds"] = dict(stage_seconds)
         summary = json.loads(json.dumps(summary, default=_json_default))
         cur.execute("UPDATE pipeline_runs SET summary = %s WHERE run_id = %s", (Json(summary), run_id))
     conn.commit()
