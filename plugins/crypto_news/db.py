@@ -35,6 +35,21 @@ class MigrationError(DatabaseError):
     pass
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The server could not be reached (down, restarting, refusing connections)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a new connection may not meet: the server restarted, the connection dropped,
+    a serialization conflict or deadlock. Stages are idempotent, so they can simply run again."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return True
+    return isinstance(exc, psycopg2.Error) and getattr(exc, "pgcode", None) in ("40001", "40P01", "57P01", "57P02",
+                                                                                "57P03")
+
+
 def mask_url(url: str | None) -> str:
     """The URL with any password replaced by ***, for logs and error messages."""
     if not url:
@@ -69,7 +84,7 @@ def connect(url: str, *, autocommit: bool = False, application_name: str = "cryp
         conn = psycopg2.connect(url, connect_timeout=10, application_name=application_name)
     except psycopg2.Error as exc:
         msg = " ".join(str(exc).split())
-        raise DatabaseError(f"cannot connect to {mask_url(url)}: {mask_secrets(msg, url)}") from None
+        raise DatabaseUnavailable(f"cannot connect to {mask_url(url)}: {mask_secrets(msg, url)}") from None
     conn.autocommit = autocommit
     with conn.cursor() as cur:
         cur.execute("SET search_path TO crypto_news, public")

@@ -506,6 +506,23 @@ def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, erro
 
 # --- the whole run ------------------------------------------------------------------------------------------------------
 
+DB_RETRY_DELAYS_S = (1, 2, 4, 8, 15, 30)  # a restarting server usually answers again within seconds
+
+
+def with_db_retries(name: str, fn, *args, **kwargs):
+    """Run a stage; when the database connection fails (restart, dropped connection), run it again after a pause.
+    Stages are idempotent: what a failed attempt committed is kept, what it did not is redone."""
+    for attempt, delay in enumerate((*DB_RETRY_DELAYS_S, None), start=1):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if delay is None or not db.is_transient(exc):
+                raise
+            log.warning("stage %s: database unavailable (%s); attempt %d again in %d s", name,
+                        " ".join(str(exc).split())[:200], attempt + 1, delay)
+            time.sleep(delay)
+
+
 def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | None = None, trigger: str = "cli",
         run_key: str | None = None) -> dict:
     """One whole pipeline run in-process (the command line's ``run``): the same stage functions the DAG calls.
@@ -515,14 +532,14 @@ def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | 
     feeds_file = feeds_file or settings.feeds_file
     timings: dict[str, float] = {}
 
-    def timed(name, fn, *args, **kwargs):
+    def timed(name, fn, *args, retry=True, **kwargs):
         started = time.perf_counter()
         try:
-            return fn(*args, **kwargs)
+            return with_db_retries(name, fn, *args, **kwargs) if retry else fn(*args, **kwargs)
         finally:
             timings[name] = round(time.perf_counter() - started, 3)
 
-    timed("migrate", db.migrate, db_url)
+    timed("migrate", db.migrate, db_url, retry=False)  # an unreachable database at the start fails at once
     with db.run_lock(db_url):
         run_id = start_run(db_url, run_key, trigger)
         feed_ids: list[int] = []
