@@ -6,8 +6,25 @@ tokens, so classifying an article costs a few C-level passes per field and a loo
 
     raw(label)   = sum over fields of field_weight * sum over distinct matched phrases of
                    weight * min(count, max_count) ** count_exponent
+                 + sum over actor/action rules of the label that fire of weight * unit_weight
+    raw(label)  *= factor of every damper of the label whose cue is in the title and whose exception is absent
     score(label) = 1 - exp(-max(raw, 0) / scale)
     label applies when score >= threshold(label)
+
+Structure (the ``structure`` section of the taxonomy) reads the title and the lead of the summary (its first
+``summary_lead_sentences`` sentences) as two short units, the way a reader decides what a story is about:
+
+* an **actor/action rule** fires when an actor of the right kind (a regulator or court; a bank, payment
+  network or government; a miner) and an action of the right kind (sues, bans, approves; buys, accepts,
+  integrates; mines, adds hashrate) occur in the same unit, and adds its weight once, at the weight of the best
+  unit (title 1.0, lead at the summary's field weight). Its evidence names both words;
+* a **damper** scales a label down when its cue is in the title (a price-move headline, a crypto-native firm as
+  the subject of its own product news) and none of its exceptions (an outside institution, a firing rule) is
+  present in the title or the lead.
+
+The summary is split into its lead (the first ``summary_lead_sentences`` sentences, at the summary weight) and
+its tail (at ``summary_tail_weight``): long feed summaries end in lists of related headlines that are not the
+story.
 
 Only the first ``body_max_words`` words of the body are read (the lede carries the topic; the rest of a long
 article adds cost, not signal), and feed boilerplate ("Continue reading ...", "The post ... appeared first on
@@ -35,6 +52,7 @@ LABELS = ("regulation", "adoption", "mining")
 FIELDS = ("title", "summary", "text")
 DEFAULT_TAXONOMY_FILE = PROJECT_ROOT / "config" / "taxonomy.yml"
 MAX_EVIDENCE = 6
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)]?\s+(?=[\"'\u201c\u2018(]?[A-Z0-9$])")
 # feed boilerplate that repeats the title: "... Continue reading <title>", "The post <title> appeared first on <site>"
 _BOILERPLATE = re.compile(r"\s*(?:Continue reading\b|The post\b.{0,400}?\bappeared first on\b).*$", re.S)
 
@@ -54,6 +72,42 @@ def lede(text: str | None, max_words: int) -> str | None:
     if len(words) <= max_words:
         return text
     return " ".join(words[:max_words])
+
+
+def split_sentences(text: str | None, n: int) -> tuple[str, str]:
+    """(the first ``n`` sentences of ``text``, the rest); ``n`` <= 0 keeps everything in the first part."""
+    if not text or n <= 0:
+        return text or "", ""
+    pos = 0
+    for _ in range(n):
+        m = _SENTENCE_END.search(text, pos)
+        if not m:
+            return text, ""
+        pos = m.end()
+    return text[:pos].rstrip(), text[pos:]
+
+
+def _is_cased(phrase: str) -> bool:
+    return phrase != phrase.lower()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An actor/action rule: both an actor and an action in the same unit (title or lead of the summary)."""
+
+    label: str
+    name: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Damper:
+    """A factor on a label when a cue is in the title and no exception is in the title or lead."""
+
+    label: str
+    name: str
+    factor: float
+    unless_rules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -101,18 +155,116 @@ class Classifier:
         self.cased_weights = dict(cased)
         self.lower_matcher = PhraseMatcher(self.lower_weights)
         self.cased_matcher = PhraseMatcher(self.cased_weights, lower=False)
+        self._load_structure(data.get("structure") or {})
+
+    def _load_structure(self, spec: dict) -> None:
+        """Actor/action rules and dampers, matched by one phrase matcher over the title and the lead."""
+        self.summary_lead_sentences = int(spec.get("summary_lead_sentences", 0))
+        self.summary_tail_weight = float(spec.get("summary_tail_weight", self.field_weights["summary"]))
+        groups: dict[str, list[str]] = {}
+        for name, phrases in (spec.get("groups") or {}).items():
+            groups[name] = [str(p) for p in phrases]
+        # "@jurisdiction" / "@regulator" stand for every name of that kind in config/entities.yml
+        entity_names: dict[str, list[str]] = defaultdict(list)
+        for phrase, (kind, _ident, rule) in self.tagger.lower_map.items():
+            entity_names[kind].append(phrase)
+        for phrase, (kind, _ident, rule) in self.tagger.cased_map.items():
+            if rule == "plain":
+                entity_names[kind].append(phrase)
+
+        lower: dict[str, list] = defaultdict(list)
+        cased: dict[str, list] = defaultdict(list)
+
+        def add(key, phrases):
+            for item in phrases:
+                item = str(item)
+                if item.startswith("@"):
+                    names = groups.get(item[1:])
+                    if names is None:
+                        names = entity_names.get(item[1:], [])
+                    add(key, names)
+                elif _is_cased(item):
+                    cased[canonical_phrase(item, lower=False)].append(key)
+                else:
+                    lower[canonical_phrase(item)].append(key)
+
+        for phrase in self.tagger.lower_map:  # excluded names ("latin america") are consumed, never counted
+            if self.tagger.lower_map[phrase][0] == "exclude":
+                lower[phrase].append(("exclude",))
+        self.rules: list[Rule] = []
+        for r in spec.get("rules") or []:
+            i = len(self.rules)
+            self.rules.append(Rule(r["label"], r["name"], float(r["weight"])))
+            add(("actor", i), r["actors"])
+            add(("action", i), r["actions"])
+        self.dampers: list[Damper] = []
+        for d in spec.get("dampers") or []:
+            i = len(self.dampers)
+            self.dampers.append(Damper(d["label"], d["name"], float(d["factor"]), tuple(d.get("unless_rules") or ())))
+            add(("cue", i), d["cues"])
+            add(("unless", i), d.get("unless") or [])
+        self.cue_lower_keys = {p: tuple(dict.fromkeys(v)) for p, v in lower.items()}
+        self.cue_cased_keys = {p: tuple(dict.fromkeys(v)) for p, v in cased.items()}
+        self.cue_lower = PhraseMatcher(self.cue_lower_keys)
+        self.cue_cased = PhraseMatcher(self.cue_cased_keys, lower=False)
+
+    def _cues(self, field) -> dict:
+        """(role, index) -> surface of the first phrase found in an analysed unit."""
+        hits: dict = {}
+        if not field.original:
+            return hits
+        for p, (_n, surface) in self.cue_lower.count(field).items():
+            for key in self.cue_lower_keys[p]:
+                hits.setdefault(key, surface)
+        for p, (_n, surface) in self.cue_cased.count(field).items():
+            for key in self.cue_cased_keys[p]:
+                hits.setdefault(key, surface)
+        return hits
+
+    def _structure(self, title_field, lead_field, raw, contributions) -> None:
+        units = (
+            ("title", self.field_weights["title"], self._cues(title_field)),
+            ("summary", self.field_weights["summary"], self._cues(lead_field)),
+        )
+        fired = set()
+        for i, rule in enumerate(self.rules):
+            for unit, weight, hits in units:
+                actor, action = hits.get(("actor", i)), hits.get(("action", i))
+                if actor and action and actor != action:
+                    value = rule.weight * weight
+                    raw[rule.label] += value
+                    contributions[rule.label].append((value, unit, f'{actor}" + "{action}'))
+                    fired.add(rule.name)
+                    break
+        title_hits, lead_hits = units[0][2], units[1][2]
+        for i, damper in enumerate(self.dampers):
+            cue = title_hits.get(("cue", i))
+            if not cue:
+                continue
+            if ("unless", i) in title_hits or ("unless", i) in lead_hits:
+                continue
+            if fired.intersection(damper.unless_rules):
+                continue
+            if raw[damper.label] > 0:
+                raw[damper.label] *= damper.factor
 
     def classify(self, title: str | None, summary: str | None, text: str | None) -> Classification:
         raw = dict.fromkeys(LABELS, 0.0)
         contributions: dict[str, list[tuple[float, str, str]]] = {label: [] for label in LABELS}
         analysed = []
-        fields = (title, strip_boilerplate(summary), lede(text, self.body_max_words))
-        for name, original in zip(FIELDS, fields):
+        summary = strip_boilerplate(summary)
+        lead, tail = split_sentences(summary, self.summary_lead_sentences)
+        fields = (
+            ("title", title, self.field_weights["title"]),
+            ("summary", lead, self.field_weights["summary"]),
+            ("summary", tail, self.summary_tail_weight),
+            ("text", lede(text, self.body_max_words), self.field_weights["text"]),
+        )
+        for name, original, fw in fields:
             field = analyse(original)
             analysed.append(field)
             if not field.original:
                 continue
-            fw = self.field_weights[name]
             matches = [(self.lower_weights[p], hit) for p, hit in self.lower_matcher.count(field).items()]
             matches += [(self.cased_weights[p], hit) for p, hit in self.cased_matcher.count(field).items()]
             for weights, (count, surface) in matches:
@@ -121,6 +273,7 @@ class Classifier:
                     value = fw * weight * boost
                     raw[label] += value
                     contributions[label].append((value, name, surface))
+        self._structure(analysed[0], analysed[1], raw, contributions)
         entities, crypto_context = self.tagger.scan(analysed)
         factor = 1.0 if crypto_context else self.no_context_factor
         scores, labels, evidence = {}, [], {}
@@ -131,7 +284,12 @@ class Classifier:
                 labels.append(label)
             positive = sorted((c for c in contributions[label] if c[0] > 0), key=lambda c: (-c[0], c[1], c[2]))
             if positive:
-                evidence[label] = [f'{name}: "{surface}"' for _, name, surface in positive[:MAX_EVIDENCE]]
+                lines: dict[str, None] = {}
+                for _, name, surface in positive:
+                    lines[f'{name}: "{surface}"'] = None
+                    if len(lines) == MAX_EVIDENCE:
+                        break
+                evidence[label] = list(lines)
         return Classification(sorted(labels), scores, evidence, entities, self.version)
 
 

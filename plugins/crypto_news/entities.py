@@ -69,7 +69,9 @@ class FieldText:
 
 
 def analyse(text: str | None) -> FieldText:
-    original = text or ""
+    if not text:
+        return FieldText("", Counter(), "  ", "  ")
+    original = text
     cleaned = clean(original)
     tokens = cleaned.lower().split()
     return FieldText(original, Counter(tokens), " " + " ".join(tokens) + " ", " " + cleaned + " ")
