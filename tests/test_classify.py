@@ -45,7 +45,7 @@ def test_dev_set_regression_floor():
         assert report["labels"][label]["f1"] >= 0.83, label
 
 
-@pytest.mark.xfail(reason="issue 5 targets (macro-F1 >= 0.90, each F1 >= 0.85) not reached: adoption 0.84, macro 0.88; see docs/LABELS.md")
+@pytest.mark.xfail(reason="published targets (macro-F1 >= 0.90, each F1 >= 0.85) not reached: adoption 0.84, macro 0.88; see docs/LABELS.md")
 def test_dev_set_targets():
     report = evaluate(dev_items())
     assert report["macro_f1"] >= 0.90

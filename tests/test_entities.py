@@ -99,3 +99,30 @@ def test_empty_and_deterministic(tmp_path):
 
     assert b([analyse(x) for x in ("SEC sues Binance", "BNB falls", "Binance said it would fight.")]) == a
     assert [e.kind for e in a] == sorted((e.kind for e in a), key=["jurisdiction", "regulator", "asset"].index)
+
+
+def test_every_entity_id_is_text_and_countries_use_iso_codes():
+    import re
+
+    import yaml
+
+    from crypto_news.entities import DEFAULT_ENTITIES_FILE
+
+    data = yaml.safe_load(DEFAULT_ENTITIES_FILE.read_text(encoding="utf-8"))
+    for section in ("jurisdictions", "regulators", "assets"):
+        for item in data[section]:
+            assert isinstance(item["id"], str), item
+    codes = [i["id"] for i in data["jurisdictions"]]
+    assert all(re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?|EU", c) for c in codes), codes
+    assert "NO" in codes  # Norway, the classic YAML boolean trap
+
+
+def test_a_bare_yaml_boolean_id_is_refused(tmp_path):
+    import pytest
+
+    from crypto_news.entities import DEFAULT_ENTITIES_FILE, EntityTagger
+
+    text = DEFAULT_ENTITIES_FILE.read_text(encoding="utf-8").replace('{id: "NO",', "{id: NO,")
+    (tmp_path / "entities.yml").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="quote them"):
+        EntityTagger(tmp_path / "entities.yml")

@@ -207,6 +207,18 @@ _CONTEXT = ("context", "", "")
 _EXCLUDED = ("exclude", "", "")
 
 
+def _check_strings(path, section: str, item: dict) -> None:
+    """Ids, names and tickers must be strings: YAML reads a bare NO, ON, YES or OFF as a boolean (Norway's "NO"
+    becomes false), so such values have to be quoted in the file."""
+    values = [item.get("id"), item.get("name")]
+    for key in ("names", "case_names", "context_names", "ambiguous_case_names", "tickers"):
+        values += item.get(key, [])
+    bad = [v for v in values if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f"{path}: {section} entry {item.get('name') or item.get('id')!r} has non-text value(s) "
+                         f"{bad!r}; quote them (YAML reads bare NO/ON/YES/OFF as booleans)")
+
+
 class EntityTagger:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else DEFAULT_ENTITIES_FILE
@@ -224,6 +236,7 @@ class EntityTagger:
             lower.setdefault(canonical_phrase(phrase), _CONTEXT)
         for kind, section in (("jurisdiction", "jurisdictions"), ("regulator", "regulators"), ("asset", "assets")):
             for item in data.get(section, []):
+                _check_strings(self.path, section, item)
                 key = (kind, item["id"])
                 self.names[key] = item["name"]
                 if item.get("jurisdiction"):
