@@ -3,6 +3,7 @@
 #   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
 #   make test         set up and run the whole test suite
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
+#   make test-distributed   the daily DAG on real Airflow components: CeleryExecutor, two workers (docs/AIRFLOW.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -33,3 +34,9 @@ db-stop:
 
 lint: setup
 	$(BIN)/ruff check --select AIR dags/
+
+# Real scheduler, dag-processor, api-server and two Celery workers on this machine; needs PostgreSQL
+# (CRYPTO_NEWS_TEST_PG) and Redis (CRYPTO_NEWS_TEST_REDIS, database CRYPTO_NEWS_TEST_REDIS_DB, default 13).
+.PHONY: test-distributed
+test-distributed: setup
+	CRYPTO_NEWS_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -p no:cacheprovider $(PYTEST_ARGS)

@@ -4,10 +4,16 @@
 Pulls the crypto-news feeds, extracts each new article's text, labels it (regulation / adoption / mining) and loads
 everything into the `crypto_news` schema of the warehouse (Airflow Connection `crypto_news_db`).
 
-Stages: `start_run` → `sync_feeds` → `fetch_feeds` (mapped per batch of feeds, one host per batch) →
-`plan_extraction` → `extract_articles` (mapped per batch of pending article ids) → `classify_articles` →
-`finish_run`. Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task
-continues where the last attempt stopped and never loads a row twice.
+Stages: `start_run` → `sync_feeds` → `plan_fetch` → `fetch_feeds` (mapped per batch of feeds, one host per batch,
+pool `crypto_news_http`) → `plan_extraction` → `extract_articles` (mapped per batch of `CRYPTO_NEWS_EXTRACT_BATCH`
+pending article ids, pool `crypto_news_http`) → `classify_articles` (updates the Asset
+`x-crypto-news://warehouse/articles`) → `finish_run` → `quality_checks`.
+
+Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task continues where
+the last attempt stopped and never loads a row twice. A feed that fails does not stop the run: `finish_run` records
+it as `partial`; only a run in which every feed failed fails. Failures alert through
+`crypto_news.alerts.on_failure_callback` (one log line; a webhook when `CRYPTO_NEWS_ALERT_WEBHOOK` is set).
+Backfills and reruns: docs/AIRFLOW.md.
 
 The logic lives in the `crypto_news` package (`plugins/`); this file is wiring only.
 """
@@ -17,7 +23,11 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
+from crypto_news.alerts import on_failure_callback
+
+ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
+HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
 
 DEFAULT_ARGS = {
     "owner": "crypto-news",
@@ -26,6 +36,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=20),
     "execution_timeout": timedelta(hours=1),
+    "on_failure_callback": on_failure_callback,
 }
 
 
@@ -55,46 +66,59 @@ def crypto_news_daily():
 
         return pipeline.sync_feeds(airflow_support.db_url(), airflow_support.feeds_file(params))
 
-    @task
+    @task(execution_timeout=timedelta(minutes=5))
     def plan_fetch(feed_ids: list[int]) -> list[list[int]]:
         from crypto_news import airflow_support, pipeline
 
         return pipeline.plan_feed_batches(airflow_support.db_url(), feed_ids)
 
-    @task(execution_timeout=timedelta(minutes=30))
+    @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=30))
     def fetch_feeds(feed_ids: list[int], run: int) -> dict:
         from crypto_news import airflow_support, pipeline
 
         return pipeline.fetch_feeds(airflow_support.db_url(), run, feed_ids)
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def plan_extraction() -> list[list[int]]:
         from crypto_news import airflow_support, pipeline
 
         return pipeline.plan_extraction_batches(airflow_support.db_url())
 
-    @task(execution_timeout=timedelta(minutes=45))
+    @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=45))
     def extract_articles(article_ids: list[int], run: int) -> dict:
         from crypto_news import airflow_support, pipeline
 
         return pipeline.extract_articles(airflow_support.db_url(), run, article_ids=article_ids)
 
-    @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45))
+    @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45), outlets=[ARTICLES])
     def classify_articles(run: int) -> dict:
         from crypto_news import airflow_support, pipeline
 
         return pipeline.classify_articles(airflow_support.db_url(), run)
 
-    @task(trigger_rule="all_done", retries=1)
+    @task(trigger_rule="all_done", retries=1, execution_timeout=timedelta(minutes=5))
     def finish_run(run: int, feed_ids: list[int]) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
-
         from crypto_news import airflow_support, pipeline
 
         summary = pipeline.finish_run(airflow_support.db_url(), run, feed_ids)
         if summary["status"] == "failed":  # a verdict on the data, not a glitch: retrying would not change it
             raise AirflowFailException(f"crypto-news run {run} failed: {summary['error']}")
         return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
+
+    @task(retries=1, execution_timeout=timedelta(minutes=10))
+    def quality_checks(run: int) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+        from crypto_news import airflow_support, quality
+
+        results = quality.run_checks(airflow_support.db_url(), run)
+        for r in results:
+            print(r.line())
+        try:
+            quality.assert_checks(results)
+        except quality.QualityError as exc:  # the data is wrong: a retry would find the same
+            raise AirflowFailException(str(exc)) from None
+        return {r.name: r.value for r in results}
 
     run = start_run()
     feed_ids = sync_feeds()
@@ -105,7 +129,9 @@ def crypto_news_daily():
     extracted = extract_articles.partial(run=run).expand(article_ids=batches)
     classified = classify_articles(run)
     extracted >> classified
-    classified >> finish_run(run, feed_ids)
+    finished = finish_run(run, feed_ids)
+    classified >> finished
+    finished >> quality_checks(run)
 
 
 crypto_news_daily()

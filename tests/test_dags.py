@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import json
+import logging
+import subprocess
+import sys
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg2
@@ -20,9 +25,20 @@ def bag():
     return DagBag(dag_folder=str(DAGS), safe_mode=False)
 
 
+ARTICLES_URI = "x-crypto-news://warehouse/articles"
+DAG_IDS = {"crypto_news_daily", "crypto_news_reclassify", "crypto_news_maintenance"}
+
+
 def test_dags_import_without_errors(bag):
     assert bag.import_errors == {}
-    assert "crypto_news_daily" in bag.dags
+    assert DAG_IDS <= set(bag.dags)
+
+
+def test_airflow_lint_passes():
+    ruff = Path(sys.executable).parent / "ruff"
+    proc = subprocess.run([str(ruff), "check", "--select", "AIR", str(DAGS)], capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_daily_dag_contract(bag):
@@ -35,7 +51,44 @@ def test_daily_dag_contract(bag):
         assert t.retries >= 1, t.task_id
         assert t.execution_timeout is not None and t.execution_timeout <= timedelta(hours=2), t.task_id
     ids = {t.task_id for t in dag.tasks}
-    assert {"start_run", "sync_feeds", "fetch_feeds", "extract_articles", "classify_articles", "finish_run"} <= ids
+    assert {"start_run", "sync_feeds", "fetch_feeds", "extract_articles", "classify_articles", "finish_run",
+            "quality_checks"} <= ids
+
+
+def test_daily_dag_fan_out_pool_alerts_assets(bag):
+    from crypto_news.alerts import on_failure_callback
+
+    dag = bag.dags["crypto_news_daily"]
+    tasks = {t.task_id: t for t in dag.tasks}
+    for tid in ("fetch_feeds", "extract_articles"):
+        assert tasks[tid].pool == "crypto_news_http", tid
+        assert type(tasks[tid]).__name__.endswith("MappedOperator"), tid
+    assert {t.pool for tid, t in tasks.items() if tid not in ("fetch_feeds", "extract_articles")} == {"default_pool"}
+    for t in dag.tasks:
+        assert on_failure_callback in _callbacks(t), t.task_id
+        assert t.retry_exponential_backoff, t.task_id
+    assert [a.uri for a in tasks["classify_articles"].outlets] == [ARTICLES_URI]
+    # the data-quality checks come last, after the run is recorded
+    assert tasks["quality_checks"].upstream_task_ids == {"finish_run", "start_run"}
+    assert not tasks["quality_checks"].downstream_task_ids
+
+
+def _callbacks(task) -> list:
+    cb = task.on_failure_callback
+    return list(cb) if isinstance(cb, (list, tuple)) else [cb]
+
+
+def test_reclassify_and_maintenance_dags(bag):
+    from crypto_news.alerts import on_failure_callback
+
+    re_dag, mt_dag = bag.dags["crypto_news_reclassify"], bag.dags["crypto_news_maintenance"]
+    assert re_dag.schedule is None and mt_dag.schedule == "@weekly"
+    assert [a.uri for t in re_dag.tasks for a in t.outlets] == [ARTICLES_URI]
+    for dag in (re_dag, mt_dag):
+        assert dag.catchup is False and dag.max_active_runs == 1
+        for t in dag.tasks:
+            assert t.retries >= 1 and t.execution_timeout is not None, t.task_id
+            assert on_failure_callback in _callbacks(t), t.task_id
 
 
 def test_dag_files_parse_cheaply(bag):
@@ -90,4 +143,100 @@ def test_daily_dag_runs_end_to_end(bag, migrated_db, http_server, tmp_path, monk
         assert cur.fetchone() == (labels,)
         cur.execute("SELECT status FROM crypto_news.feed_fetches ORDER BY fetch_id DESC LIMIT 2")
         assert cur.fetchall() == [("not_modified",), ("not_modified",)]
+
+    # a taxonomy change is simulated by an older stored version: the reclassify DAG re-labels those articles
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE crypto_news.article_classifications SET classifier_version = 'old' "
+                    "WHERE article_id IN (SELECT article_id FROM crypto_news.articles ORDER BY article_id LIMIT 2)")
+    assert bag.dags["crypto_news_reclassify"].test().state == "success"
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM crypto_news.article_classifications WHERE classifier_version = 'old'")
+        assert cur.fetchone() == (0,)
+        cur.execute("SELECT count(*) FROM crypto_news.article_labels")
+        assert cur.fetchone() == (labels,)
+
+    assert bag.dags["crypto_news_maintenance"].test().state == "success"
+    with conn, conn.cursor() as cur:  # nothing is old enough to go
+        cur.execute("SELECT count(*) FROM crypto_news.feed_fetches")
+        assert cur.fetchone() == (4,)
     conn.close()
+
+
+class _Webhook:
+    """A loopback HTTP endpoint recording the JSON bodies POSTed to it."""
+
+    def __init__(self, status=200):
+        self.bodies: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                hook.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook/s3cr3t-token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _TI:
+    dag_id, task_id, run_id, map_index, try_number = "crypto_news_daily", "extract_articles", "manual__1", 3, 2
+    log_url = "http://airflow.example/dags/crypto_news_daily/runs/manual__1/tasks/extract_articles/mapped/3"
+
+
+def _context(exc):
+    return {"ti": _TI(), "exception": exc}
+
+
+def test_failure_callback_logs_one_line_and_posts_the_webhook(monkeypatch, caplog):
+    from crypto_news.alerts import on_failure_callback
+
+    hook = _Webhook()
+    monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)
+    try:
+        exc = RuntimeError("cannot connect to postgresql://cn:hunter2@db:5432/crypto_news\nsecond line")
+        with caplog.at_level(logging.INFO, logger="crypto_news.alerts"):
+            on_failure_callback(_context(exc))
+    finally:
+        hook.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    line = errors[0]
+    assert "\n" not in line and "hunter2" not in line
+    for part in ("dag=crypto_news_daily", "task=extract_articles[3]", "run=manual__1", "try=2",
+                 "error=RuntimeError: cannot connect to postgresql://cn:***@db", "log=http://airflow.example/"):
+        assert part in line, part
+    assert hook.bodies == [{
+        "event": "task_failed", "dag_id": "crypto_news_daily", "task_id": "extract_articles", "run_id": "manual__1",
+        "map_index": 3, "try_number": 2,
+        "error": "RuntimeError: cannot connect to postgresql://cn:***@db:5432/crypto_news second line",
+        "log_url": _TI.log_url,
+    }]
+    assert "s3cr3t-token" not in caplog.text
+
+
+def test_failure_callback_never_raises(monkeypatch, caplog):
+    from crypto_news.alerts import on_failure_callback
+
+    hook = _Webhook(status=500)
+    monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)
+    monkeypatch.setenv("CRYPTO_NEWS_ALERT_TIMEOUT_S", "1")
+    try:
+        on_failure_callback(_context(ValueError("boom")))  # the webhook answers 500
+    finally:
+        hook.close()
+    on_failure_callback(_context(ValueError("boom")))  # the webhook is gone: connection refused
+    monkeypatch.delenv("CRYPTO_NEWS_ALERT_WEBHOOK")
+    on_failure_callback({})  # an empty context still gives one line
+    on_failure_callback(None)  # not even a context
+    assert caplog.text.count("crypto-news alert webhook failed") == 2

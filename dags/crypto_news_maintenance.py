@@ -1,0 +1,60 @@
+"""
+### crypto_news_maintenance
+
+Weekly retention on the warehouse: deletes `feed_fetches` rows older than `CRYPTO_NEWS_FETCH_LOG_DAYS` days
+(default 180), and applies the raw page archive's retention (`CRYPTO_NEWS_ARCHIVE_DAYS` /
+`CRYPTO_NEWS_ARCHIVE_MAX_MB`, as `crypto-news retention` does). Articles, labels and runs are kept.
+Idempotent; safe to trigger by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+from crypto_news.alerts import on_failure_callback
+
+
+@dag(
+    dag_id="crypto_news_maintenance",
+    schedule="@weekly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "crypto-news",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(minutes=30),
+        "on_failure_callback": on_failure_callback,
+    },
+    tags=["crypto-news", "maintenance"],
+    doc_md=__doc__,
+)
+def crypto_news_maintenance():
+    @task
+    def prune_feed_fetches() -> int:
+        from crypto_news import airflow_support, db, maintenance
+
+        url = airflow_support.db_url()
+        db.migrate(url)
+        return maintenance.prune_feed_fetches(url)
+
+    @task
+    def prune_page_archive() -> dict:
+        from crypto_news import airflow_support, archive, db
+        from crypto_news.config import Settings
+
+        settings = Settings.from_env()
+        conn = db.connect(airflow_support.db_url(), application_name="crypto-news maintenance")
+        try:
+            return archive.apply_retention(conn, settings.archive_days, settings.archive_max_mb)
+        finally:
+            conn.close()
+
+    prune_feed_fetches() >> prune_page_archive()
+
+
+crypto_news_maintenance()

@@ -1,0 +1,52 @@
+"""
+### crypto_news_reclassify
+
+Manual only. After a taxonomy change (`config/taxonomy.yml`, which changes the classifier version), re-labels every
+stored article whose labels come from another classifier version, without fetching anything, and updates the Asset
+`x-crypto-news://warehouse/articles` so that downstream DAGs scheduled on it refresh. Idempotent: a second run
+finds nothing to do. The daily run would also re-label them (same function), this DAG just does it now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+from crypto_news.alerts import on_failure_callback
+
+ARTICLES = Asset("x-crypto-news://warehouse/articles")
+
+
+@dag(
+    dag_id="crypto_news_reclassify",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "crypto-news",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": on_failure_callback,
+    },
+    tags=["crypto-news", "reclassify"],
+    doc_md=__doc__,
+)
+def crypto_news_reclassify():
+    @task(outlets=[ARTICLES])
+    def reclassify_articles() -> dict:
+        from crypto_news import airflow_support, db, pipeline
+        from crypto_news.classify import get_classifier
+
+        url = airflow_support.db_url()
+        db.migrate(url)
+        counts = pipeline.classify_articles(url, None)
+        return {"classifier_version": get_classifier().version, **counts}
+
+    reclassify_articles()
+
+
+crypto_news_reclassify()

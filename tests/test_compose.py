@@ -1,0 +1,111 @@
+"""docker-compose.yml for ops: valid against the Compose specification, and carrying what the stack needs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-triggerer", "airflow-worker")
+LONG_RUNNING = ("postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                "airflow-triggerer", "airflow-worker")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_valid_against_the_compose_spec():
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    proc = subprocess.run([str(tool), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_services(compose):
+    assert set(compose["services"]) == {"postgres", "redis", *AIRFLOW_SERVICES}
+    for name in AIRFLOW_SERVICES:
+        svc = compose["services"][name]
+        assert svc["image"] == "crypto-news-airflow:0.1.0"
+        assert svc["build"]["dockerfile"] == "Dockerfile"
+        env = svc["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/")
+        assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert "@postgres:5432/crypto_news" in env["AIRFLOW_CONN_CRYPTO_NEWS_DB"]
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+        assert "CRYPTO_NEWS_HTTP_POOL_SLOTS" in env and "CRYPTO_NEWS_ALERT_WEBHOOK" in env
+    commands = {n: compose["services"][n].get("command") for n in AIRFLOW_SERVICES}
+    assert commands["airflow-apiserver"] == "api-server"
+    assert commands["airflow-scheduler"] == "scheduler"
+    assert commands["airflow-dag-processor"] == "dag-processor"
+    assert commands["airflow-triggerer"] == "triggerer"
+    assert commands["airflow-worker"].startswith("celery worker")
+    # scalable: no fixed container name or host port on the worker
+    worker = compose["services"]["airflow-worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    for name in AIRFLOW_SERVICES[1:]:
+        deps = compose["services"][name]["depends_on"]
+        assert deps["airflow-init"]["condition"] == "service_completed_successfully"
+        assert deps["postgres"]["condition"] == deps["redis"]["condition"] == "service_healthy"
+
+
+def test_healthchecks_on_every_long_running_service(compose):
+    for name in LONG_RUNNING:
+        hc = compose["services"][name].get("healthcheck")
+        assert hc and hc.get("test"), name
+        assert hc.get("interval") and hc.get("retries"), name
+
+
+def test_images_are_pinned(compose):
+    assert compose["services"]["postgres"]["image"].startswith("postgres:16.")
+    for name, svc in compose["services"].items():
+        image = svc["image"]
+        assert ":" in image and not image.endswith(":latest"), (name, image)
+        assert re.search(r":\d+\.\d+", image), (name, image)  # major.minor[.patch], never a bare major
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert froms == ["apache/airflow:3.3.2-python3.11"]
+    assert "-c /tmp/crypto-news/constraints.txt" in dockerfile
+    assert "_PIP_ADDITIONAL_REQUIREMENTS" not in COMPOSE.read_text()
+
+
+def test_mounts(compose):
+    for name in AIRFLOW_SERVICES:
+        targets = {v.split(":")[1] for v in compose["services"][name]["volumes"]}
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/config", "/opt/airflow/sql"} <= targets
+    for src in ("./dags", "./plugins", "./config", "./sql", "./docker/airflow-init.sh",
+                "./docker/postgres/01-databases.sh"):
+        assert (ROOT / src).exists(), src
+    pg = compose["services"]["postgres"]
+    assert any(v.endswith("/docker-entrypoint-initdb.d/01-databases.sh:ro") for v in pg["volumes"])
+    assert pg["ports"] and pg["ports"][0].endswith(":5432")  # BI tools
+
+
+def test_setup_creates_databases_pool_and_reader_access():
+    init_sql = (ROOT / "docker" / "postgres" / "01-databases.sh").read_text()
+    assert "CREATE DATABASE airflow" in init_sql and "CREATE DATABASE crypto_news" in init_sql
+    assert "crypto_news_bi" in init_sql
+    init = (ROOT / "docker" / "airflow-init.sh").read_text()
+    assert "airflow db migrate" in init
+    assert 'airflow pools set crypto_news_http "${CRYPTO_NEWS_HTTP_POOL_SLOTS:-4}" "crypto-news HTTP tasks"' in init
+    assert "GRANT crypto_news_reader TO crypto_news_bi" in init
+
+
+def test_env_example_has_every_variable_and_no_secret(compose):
+    text = COMPOSE.read_text()
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)", text))  # $${X} is for the container shell
+    example = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    assert used <= set(example), used - set(example)
+    for key, value in example.items():
+        if any(word in key for word in ("PASSWORD", "SECRET", "FERNET")):
+            assert value == "change-me", key
