@@ -358,28 +358,70 @@ def _select(conn, sql: str, params: dict) -> list[dict]:
     return rows
 
 
+def _stream(conn, sql: str, params: dict, page: int):
+    """Rows of a keyset-paginated query (``article_id > %(after)s ... LIMIT %(limit)s``), one page at a time."""
+    after = 0
+    while True:
+        rows = _select(conn, sql, {**params, "after": after, "limit": page})
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1]["article_id"]
+
+
+def _run_stream(conn, run_id, rows, work, settings: Settings, threads: int) -> dict:
+    """Run ``work(row) -> Obtained`` over the rows with a bounded window in flight and write results in batches
+    while later pages are still being fetched and extracted: the workers never wait for the database."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
+    window = max(threads, 2 * settings.extract_workers) * 2
+    done_rows: list[dict] = []
+    done_results: list[Obtained] = []
+
+    def flush():
+        for v in _write_extractions(conn, run_id, done_rows, done_results):
+            counts["articles"] += 1
+            counts[v[4]] += 1
+            counts["retry"] += v[1] == "retry"
+        done_rows.clear()
+        done_results.clear()
+
+    with ThreadPoolExecutor(threads) as pool:
+        in_flight: dict = {}
+        exhausted = False
+        while True:
+            while not exhausted and len(in_flight) < window:
+                row = next(rows, None)
+                if row is None:
+                    exhausted = True
+                    break
+                in_flight[pool.submit(work, row)] = row
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                done_rows.append(in_flight.pop(fut))
+                done_results.append(fut.result())
+            if len(done_rows) >= settings.extract_batch:
+                flush()
+    if done_rows:
+        flush()
+    return counts
+
+
 def extract_articles(db_url: str, run_id: int | None, settings: Settings | None = None,
                      article_ids: list[int] | None = None) -> dict:
-    """Obtain text for pending articles (all of them, or the given ids), batch by batch."""
+    """Obtain text for pending articles (all of them, or the given ids): pages are fetched by threads, extracted
+    by worker processes, and written in batches of ``extract_batch`` as they complete."""
     settings = settings or Settings.from_env()
     conn = db.connect(db_url)
-    counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
     extractor = _Extractor(settings.extract_workers)
     try:
-        with HttpClient(settings) as client, ThreadPoolExecutor(settings.fetch_workers) as pool:
-            after = 0
-            while True:
-                rows = _select(conn, _PENDING_SQL, {"after": after, "ids": article_ids,
-                                                    "limit": settings.extract_batch})
-                if not rows:
-                    break
-                after = rows[-1]["article_id"]
-                results = list(pool.map(lambda r: obtain_article(client, extractor, r, settings), rows))
-                for v in _write_extractions(conn, run_id, rows, results):
-                    counts["articles"] += 1
-                    counts[v[4]] += 1
-                    counts["retry"] += v[1] == "retry"
-        return counts
+        with HttpClient(settings) as client:
+            rows = _stream(conn, _PENDING_SQL, {"ids": article_ids}, settings.extract_batch)
+            return _run_stream(conn, run_id, rows, lambda r: obtain_article(client, extractor, r, settings),
+                               settings, settings.fetch_workers)
     finally:
         extractor.close()
         conn.close()
@@ -398,7 +440,7 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
     changes are re-classified by the next classify stage (their extraction time is newer than their labels)."""
     settings = settings or Settings.from_env()
     conn = db.connect(db_url)
-    counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
+    reader = db.connect(db_url, application_name="crypto-news reextract (read)")
     extractor = _Extractor(settings.extract_workers)
 
     def redo(row: dict) -> Obtained:
@@ -408,19 +450,11 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
         return res
 
     try:
-        with ThreadPoolExecutor(max(2, settings.extract_workers * 2)) as pool:
-            after = 0
-            while True:
-                rows = _select(conn, _ARCHIVED_SQL, {"after": after, "since": since, "limit": settings.extract_batch})
-                if not rows:
-                    break
-                after = rows[-1]["article_id"]
-                for v in _write_extractions(conn, None, rows, list(pool.map(redo, rows))):
-                    counts["articles"] += 1
-                    counts[v[4]] += 1
-        return counts
+        rows = _stream(reader, _ARCHIVED_SQL, {"since": since}, settings.extract_batch)
+        return _run_stream(conn, None, rows, redo, settings, max(2, settings.extract_workers * 2))
     finally:
         extractor.close()
+        reader.close()
         conn.close()
 
 

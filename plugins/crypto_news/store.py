@@ -17,11 +17,13 @@ from .text import LIMITS, one_line
 # --- runs -----------------------------------------------------------------------------------------------------------
 
 def start_run(conn, run_key: str, trigger: str) -> int:
-    """Create the run row, or reopen it when the same run key is retried (an Airflow retry of the first task)."""
+    """Create the run row, or reopen it when the same run key starts again (a retried or cleared Airflow run); the
+    stage counters restart, the rest is recomputed by finish_run."""
     with conn.cursor() as cur:
         cur.execute(
             """INSERT INTO pipeline_runs (run_key, trigger) VALUES (%s, %s)
-               ON CONFLICT (run_key) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL
+               ON CONFLICT (run_key) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL,
+                   articles_extracted = 0, articles_classified = 0, labels_written = 0
                RETURNING run_id""",
             (run_key, trigger),
         )
