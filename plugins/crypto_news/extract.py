@@ -420,7 +420,7 @@ def _blocked_reason(tree, html_lower: str, text: str, words: int) -> tuple[str, 
         visible = _visible_text(tree)
     # cookie wall: consent vocabulary dominating the extracted text, or the page when little was extracted
     for source, candidate in (("text", text), ("page", visible)):
-        if not candidate:
+        if not candidate or (source == "text" and words >= TEASER_MAX_WORDS):  # a long text is no cookie wall
             continue
         tokens = [t.lower() for t in _WORD_RE.findall(candidate)]
         if not tokens or (source == "text" and len(tokens) >= TEASER_MAX_WORDS):

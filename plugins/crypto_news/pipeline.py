@@ -14,8 +14,7 @@ import logging
 import multiprocessing
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -186,10 +185,14 @@ class PageWork:
     raw_bytes: int = 0
     content_hash: str | None = None
     simhash: int | None = None
+    classification: object = None  # classify.Classification of the page text
 
 
-def process_page(body: bytes, url: str | None, content_type: str | None, packed: bool = False) -> PageWork:
-    """Extract one page (raw bytes, or ``packed`` archive bytes) and fingerprint its text. Runs in a worker."""
+def process_page(body: bytes, url: str | None, content_type: str | None, packed: bool = False,
+                 title: str | None = None, summary: str | None = None) -> PageWork:
+    """Extract one page (raw bytes, or ``packed`` archive bytes), fingerprint and label its text. Runs in a worker,
+    so that all the CPU work on a page happens once, where the text already is."""
+    from .classify import get_classifier
     from .extract import extract_page
 
     if packed:
@@ -200,23 +203,30 @@ def process_page(body: bytes, url: str | None, content_type: str | None, packed:
         work.sha256, work.packed = archive.pack(body)
     if work.page.status == "ok":
         work.content_hash, work.simhash = dedup.fingerprints(work.page.text)
+        work.classification = get_classifier().classify(title, summary, work.page.text)
     return work
 
 
 class _Extractor:
-    """Runs :func:`process_page` in worker processes (CPU-bound), or inline with one worker."""
+    """Runs :func:`process_page` in worker processes (CPU-bound), or inline when there is one worker."""
 
     def __init__(self, workers: int):
         self.pool = None
         if workers > 1:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["crypto_news.pipeline", "crypto_news.extract"])
+            ctx.set_forkserver_preload(["crypto_news.pipeline", "crypto_news.extract", "crypto_news.classify"])
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
-    def __call__(self, body: bytes, url: str | None, content_type: str | None, packed: bool = False) -> PageWork:
-        if self.pool is None:
-            return process_page(body, url, content_type, packed)
-        return self.pool.submit(process_page, body, url, content_type, packed).result(timeout=EXTRACT_TIMEOUT_S)
+    def submit(self, body: bytes, url: str | None, content_type: str | None, packed: bool = False,
+               title: str | None = None, summary: str | None = None) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(process_page, body, url, content_type, packed, title, summary)
+        fut: Future = Future()
+        try:
+            fut.set_result(process_page(body, url, content_type, packed, title, summary))
+        except Exception as exc:  # the inline path reports like the pool does
+            fut.set_exception(exc)
+        return fut
 
     def close(self):
         if self.pool is not None:
@@ -237,32 +247,34 @@ class Obtained:
     retry: bool = False
 
 
-def obtain_article(client: HttpClient, extractor, row: dict, settings: Settings) -> Obtained:
-    """Fetch and extract one article's page. Never raises for a bad page or a network failure."""
+def fetch_article(client: HttpClient, row: dict, settings: Settings) -> tuple[Obtained, bytes | None]:
+    """Fetch one article's page: (outcome so far, page bytes or None). Never raises for a network failure."""
     res = Obtained(article_id=row["article_id"], attempts=row["extract_attempts"] + 1)
     try:
         resp = client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
                           obey_robots=settings.obey_robots and row["obey_robots"])
         res.page_url, res.content_type = resp.final_url, resp.headers.get("content-type")
-        _extract_into(res, extractor, resp.body, packed=False)
+        return res, resp.body
     except FetchError as exc:
         res.error_kind, res.error = exc.kind, str(exc)
         res.retry = exc.retryable and res.attempts < settings.extract_max_attempts
     except Exception as exc:  # never lose the article over one page
         log.exception("unexpected error fetching %s", row["url"])
         res.error_kind, res.error = "internal", f"{type(exc).__name__}: {exc}"
-    return res
+    return res, None
 
 
-def _extract_into(res: Obtained, extractor, body: bytes, packed: bool) -> None:
+def _extracted(res: Obtained, fut: Future) -> Obtained:
+    """Complete an outcome with its page's extraction (or the reason there is none)."""
     try:
-        res.work = extractor(body, res.page_url, res.content_type, packed)
-    except FutureTimeout:
-        res.error_kind, res.error = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
-        return
+        res.work = fut.result()
+    except Exception as exc:  # a crashed worker process, or a bug: the article keeps its feed text
+        res.error_kind, res.error = "internal", f"extraction failed: {type(exc).__name__}: {exc}"
+        return res
     page = res.work.page
     if page.status != "ok":
         res.error_kind, res.error = page.status, page.detail or page.status
+    return res
 
 
 def _article_values(row: dict, res: Obtained) -> tuple:
@@ -315,7 +327,7 @@ _MARK_DUPLICATES_SQL = """
                  (SELECT min(y.article_id) FROM articles y
                   WHERE y.content_hash = x.content_hash AND y.article_id < x.article_id) AS first_id
           FROM articles x WHERE x.article_id = ANY(%(ids)s)) d
-    WHERE a.article_id = d.article_id AND a.duplicate_of IS DISTINCT FROM d.first_id
+    WHERE a.article_id = d.article_id AND a.article_id = ANY(%(ids)s) AND a.duplicate_of IS DISTINCT FROM d.first_id
 """
 # Near duplicates: candidates share one of the four 16-bit SimHash bands; the exact Hamming distance decides.
 _MARK_NEAR_DUPLICATES_SQL = """
@@ -329,7 +341,8 @@ _MARK_NEAR_DUPLICATES_SQL = """
                          OR ((y.simhash >> 48) & 65535) = ((x.simhash >> 48) & 65535))
                     AND bit_count((y.simhash # x.simhash)::bit(64)) <= %(max_bits)s) AS group_id
           FROM articles x WHERE x.article_id = ANY(%(ids)s) AND x.simhash IS NOT NULL) d
-    WHERE a.article_id = d.article_id AND a.near_duplicate_of IS DISTINCT FROM d.group_id
+    WHERE a.article_id = d.article_id AND a.article_id = ANY(%(ids)s)
+      AND a.near_duplicate_of IS DISTINCT FROM d.group_id
 """
 
 
@@ -339,12 +352,16 @@ def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list
     pages = [(res.work.sha256, res.work.packed, res.content_type, res.work.raw_bytes)
              for res in results if res.work is not None and res.work.packed is not None]
     ids = [v[0] for v in values]
+    labelled = [(res.article_id, res.work.classification) for res in results
+                if res.work is not None and res.work.classification is not None]
     with conn.cursor() as cur:
         archive.store_pages(cur, pages)
         execute_values(cur, _UPDATE_SQL, values, template=_UPDATE_TEMPLATE, page_size=len(values))
         cur.execute(_MARK_DUPLICATES_SQL, {"ids": ids})
         cur.execute(_MARK_NEAR_DUPLICATES_SQL, {"ids": ids, "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
-        store.add_run_counts(conn, run_id, articles_extracted=len(values))
+        n_labels, _ = store_classifications(cur, labelled)
+        store.add_run_counts(conn, run_id, articles_extracted=len(values), articles_classified=len(labelled),
+                             labels_written=n_labels)
     conn.commit()
     return values
 
@@ -369,17 +386,25 @@ def _stream(conn, sql: str, params: dict, page: int):
         after = rows[-1]["article_id"]
 
 
-def _run_stream(conn, run_id, rows, work, settings: Settings, threads: int) -> dict:
-    """Run ``work(row) -> Obtained`` over the rows with a bounded window in flight and write results in batches
-    while later pages are still being fetched and extracted: the workers never wait for the database."""
-    from concurrent.futures import FIRST_COMPLETED, wait
-
+def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int) -> dict:
+    """The extraction pipeline. ``fetch(row) -> (Obtained, bytes | None)`` runs on ``threads`` I/O threads; each
+    body goes to the extraction workers as soon as it arrives; finished articles are written in batches of
+    ``extract_batch`` (one transaction each) while the workers carry on. At most ``window`` articles are in flight,
+    which bounds memory."""
     counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
-    window = max(threads, 2 * settings.extract_workers) * 2
+    window = max(4 * threads, 2 * settings.extract_batch)
     done_rows: list[dict] = []
     done_results: list[Obtained] = []
+    fetching: dict[Future, dict] = {}
+    extracting: dict[Future, tuple[dict, Obtained, float]] = {}
 
-    def flush():
+    def finish(row: dict, res: Obtained) -> None:
+        done_rows.append(row)
+        done_results.append(res)
+        if len(done_rows) >= settings.extract_batch:
+            flush()
+
+    def flush() -> None:
         for v in _write_extractions(conn, run_id, done_rows, done_results):
             counts["articles"] += 1
             counts[v[4]] += 1
@@ -388,23 +413,36 @@ def _run_stream(conn, run_id, rows, work, settings: Settings, threads: int) -> d
         done_results.clear()
 
     with ThreadPoolExecutor(threads) as pool:
-        in_flight: dict = {}
         exhausted = False
         while True:
-            while not exhausted and len(in_flight) < window:
+            while not exhausted and len(fetching) + len(extracting) < window:
                 row = next(rows, None)
                 if row is None:
                     exhausted = True
                     break
-                in_flight[pool.submit(work, row)] = row
-            if not in_flight:
+                fetching[pool.submit(fetch, row)] = row
+            if not fetching and not extracting:
                 break
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                done_rows.append(in_flight.pop(fut))
-                done_results.append(fut.result())
-            if len(done_rows) >= settings.extract_batch:
-                flush()
+            ready, _ = wait([*fetching, *extracting], timeout=5.0, return_when=FIRST_COMPLETED)
+            for fut in ready:
+                if fut in fetching:
+                    row = fetching.pop(fut)
+                    res, body = fut.result()
+                    if body is None:
+                        finish(row, res)
+                    else:
+                        job = extractor.submit(body, res.page_url, res.content_type, row.get("packed", False),
+                                               row["title"], row["summary"])
+                        extracting[job] = (row, res, time.monotonic())
+                else:
+                    row, res, _ = extracting.pop(fut)
+                    finish(row, _extracted(res, fut))
+            now = time.monotonic()
+            for job, (row, res, since) in list(extracting.items()):
+                if job.running() and now - since > EXTRACT_TIMEOUT_S:  # abandoned: the page is marked, not lost
+                    extracting.pop(job)
+                    res.error_kind, res.error = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
+                    finish(row, res)
     if done_rows:
         flush()
     return counts
@@ -420,7 +458,7 @@ def extract_articles(db_url: str, run_id: int | None, settings: Settings | None 
     try:
         with HttpClient(settings) as client:
             rows = _stream(conn, _PENDING_SQL, {"ids": article_ids}, settings.extract_batch)
-            return _run_stream(conn, run_id, rows, lambda r: obtain_article(client, extractor, r, settings),
+            return _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
                                settings, settings.fetch_workers)
     finally:
         extractor.close()
@@ -443,15 +481,15 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
     reader = db.connect(db_url, application_name="crypto-news reextract (read)")
     extractor = _Extractor(settings.extract_workers)
 
-    def redo(row: dict) -> Obtained:
+    def from_archive(row: dict) -> tuple[Obtained, bytes]:
+        row["packed"] = True
         res = Obtained(article_id=row["article_id"], attempts=row["extract_attempts"], page_url=row["page_url"],
                        content_type=row["content_type"])
-        _extract_into(res, extractor, bytes(row["content"]), packed=True)
-        return res
+        return res, bytes(row.pop("content"))
 
     try:
         rows = _stream(reader, _ARCHIVED_SQL, {"since": since}, settings.extract_batch)
-        return _run_stream(conn, None, rows, redo, settings, max(2, settings.extract_workers * 2))
+        return _run_stream(conn, None, rows, from_archive, extractor, settings, 2)
     finally:
         extractor.close()
         reader.close()
@@ -461,7 +499,7 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
 # --- stage 4: classify --------------------------------------------------------------------------------------------------
 
 _TO_CLASSIFY_SQL = """
-    SELECT a.article_id, a.title, a.summary, a.text
+    SELECT a.article_id, a.title, a.summary, CASE WHEN %(chars)s::int IS NULL THEN a.text ELSE left(a.text, %(chars)s) END
     FROM articles a LEFT JOIN article_classifications c USING (article_id)
     WHERE a.extract_state <> 'pending'
       AND (c.article_id IS NULL OR c.classifier_version <> %(version)s OR c.classified_at < a.extracted_at)
@@ -469,9 +507,11 @@ _TO_CLASSIFY_SQL = """
 """
 
 
-def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 1000) -> dict:
+def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 2000) -> dict:
     """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled
-    by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent."""
+    by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent.
+
+    Only the start of the body is read from the database: the classifier looks at the lede only."""
     from .classify import get_classifier
 
     classifier = get_classifier()
@@ -481,13 +521,16 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     try:
         with reader.cursor(name="crypto_news_to_classify", withhold=True) as cur:
             cur.itersize = batch_size
-            cur.execute(_TO_CLASSIFY_SQL, {"version": classifier.version})
+            cur.execute(_TO_CLASSIFY_SQL, {"version": classifier.version, "chars": _body_chars(classifier)})
             reader.commit()
             while True:
                 rows = cur.fetchmany(batch_size)
                 if not rows:
                     break
-                n_labels, n_entities = _write_classifications(writer, classifier, rows)
+                pairs = [(article_id, classifier.classify(title, summary, text))
+                         for article_id, title, summary, text in rows]
+                with writer.cursor() as wcur:
+                    n_labels, n_entities = store_classifications(wcur, pairs)
                 store.add_run_counts(writer, run_id, articles_classified=len(rows), labels_written=n_labels)
                 writer.commit()
                 counts["articles"] += len(rows)
@@ -499,31 +542,38 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
         writer.close()
 
 
-def _write_classifications(conn, classifier, rows) -> tuple[int, int]:
-    ids, labels, entities, classes = [], [], [], []
-    for article_id, title, summary, text in rows:
-        c = classifier.classify(title, summary, text)
-        ids.append(article_id)
+def _body_chars(classifier) -> int | None:
+    """How much of the body to read for the classifier: enough characters for its lede words, generously."""
+    words = getattr(classifier, "body_max_words", 0)
+    return words * 30 if words else None
+
+
+def store_classifications(cur, pairs: list[tuple[int, object]]) -> tuple[int, int]:
+    """Replace the labels, entities and classification rows of these articles; return (labels, entities) written."""
+    if not pairs:
+        return 0, 0
+    ids = [article_id for article_id, _ in pairs]
+    labels, entities, classes = [], [], []
+    for article_id, c in pairs:
         classes.append((article_id, c.version, Json(c.scores)))
         labels += [(article_id, lab, round(c.scores[lab], 4), c.evidence.get(lab, [])[:10], c.version)
                    for lab in c.labels]
         entities += [(article_id, e.kind, e.id, e.name, e.mentions) for e in c.entities]
-    with conn.cursor() as cur:
-        cur.execute("DELETE FROM article_labels WHERE article_id = ANY(%s)", (ids,))
-        cur.execute("DELETE FROM article_entities WHERE article_id = ANY(%s)", (ids,))
-        if labels:
-            execute_values(cur, "INSERT INTO article_labels (article_id, label, score, evidence, classifier_version) "
-                                "VALUES %s", labels, template="(%s, %s, %s, %s::text[], %s)", page_size=2000)
-        if entities:
-            execute_values(cur, "INSERT INTO article_entities (article_id, kind, entity_id, name, mentions) VALUES %s",
-                           entities, page_size=2000)
-        execute_values(
-            cur,
-            """INSERT INTO article_classifications (article_id, classifier_version, scores) VALUES %s
-               ON CONFLICT (article_id) DO UPDATE SET classifier_version = EXCLUDED.classifier_version,
-                   scores = EXCLUDED.scores, classified_at = now()""",
-            classes, page_size=2000,
-        )
+    cur.execute("DELETE FROM article_labels WHERE article_id = ANY(%s)", (ids,))
+    cur.execute("DELETE FROM article_entities WHERE article_id = ANY(%s)", (ids,))
+    if labels:
+        execute_values(cur, "INSERT INTO article_labels (article_id, label, score, evidence, classifier_version) "
+                            "VALUES %s", labels, template="(%s, %s, %s, %s::text[], %s)", page_size=5000)
+    if entities:
+        execute_values(cur, "INSERT INTO article_entities (article_id, kind, entity_id, name, mentions) VALUES %s",
+                       entities, page_size=5000)
+    execute_values(
+        cur,
+        """INSERT INTO article_classifications (article_id, classifier_version, scores) VALUES %s
+           ON CONFLICT (article_id) DO UPDATE SET classifier_version = EXCLUDED.classifier_version,
+               scores = EXCLUDED.scores, classified_at = now()""",
+        classes, page_size=5000,
+    )
     return len(labels), len(entities)
 
 
