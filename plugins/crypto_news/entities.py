@@ -145,7 +145,8 @@ class PhraseMatcher:
         keys = words.keys()
         found: dict[str, list] = {w: [words[w], w] for w in self.single.intersection(words)}
         if self.prefixes:
-            new = keys - self.cache.keys()
+            cache = self.cache
+            new = [w for w in keys if w not in cache]  # not `keys - cache.keys()`: that walks the whole cache
             if new:
                 if len(self.cache) > self.CACHE_LIMIT:
                     self.cache.clear()

@@ -507,37 +507,68 @@ _TO_CLASSIFY_SQL = """
 """
 
 
-def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 2000) -> dict:
-    """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled
-    by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent.
-
-    Only the start of the body is read from the database: the classifier looks at the lede only."""
+def _classify_rows(rows: list[tuple]) -> list[tuple[int, object]]:
+    """(article_id, Classification) for (article_id, title, summary, text) rows. Runs in a worker or inline."""
     from .classify import get_classifier
 
     classifier = get_classifier()
+    return [(article_id, classifier.classify(title, summary, text)) for article_id, title, summary, text in rows]
+
+
+def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 2000,
+                      workers: int | None = None) -> dict:
+    """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled
+    by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent.
+
+    Only the start of the body is read from the database (the classifier looks at the lede). A large backlog (a
+    re-classification after a taxonomy change) is labelled by worker processes on all cores, the next batch being
+    labelled while the previous one is written."""
+    from .classify import get_classifier
+
+    classifier = get_classifier()
+    workers = workers or Settings.from_env().extract_workers
     reader = db.connect(db_url, application_name="crypto-news classify (read)")
     writer = db.connect(db_url, application_name="crypto-news classify (write)")
     counts = {"articles": 0, "labels": 0, "entities": 0}
+    pool = None
+
+    def write(pairs):
+        with writer.cursor() as wcur:
+            n_labels, n_entities = store_classifications(wcur, pairs)
+        store.add_run_counts(writer, run_id, articles_classified=len(pairs), labels_written=n_labels)
+        writer.commit()
+        counts["articles"] += len(pairs)
+        counts["labels"] += n_labels
+        counts["entities"] += n_entities
+
     try:
         with reader.cursor(name="crypto_news_to_classify", withhold=True) as cur:
             cur.itersize = batch_size
             cur.execute(_TO_CLASSIFY_SQL, {"version": classifier.version, "chars": _body_chars(classifier)})
             reader.commit()
+            pending: list[Future] = []
             while True:
                 rows = cur.fetchmany(batch_size)
+                if pool is None and workers > 1 and len(rows) == batch_size:  # a backlog: worth the workers
+                    ctx = multiprocessing.get_context("forkserver")
+                    ctx.set_forkserver_preload(["crypto_news.classify"])
+                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+                if pool is None:
+                    if rows:
+                        write(_classify_rows(rows))
+                        continue
+                    break
+                step = -(-len(rows) // workers) if rows else 1
+                chunks = [pool.submit(_classify_rows, rows[i:i + step]) for i in range(0, len(rows), step)]
+                for fut in pending:  # write the previous batch while this one is being labelled
+                    write(fut.result())
+                pending = chunks
                 if not rows:
                     break
-                pairs = [(article_id, classifier.classify(title, summary, text))
-                         for article_id, title, summary, text in rows]
-                with writer.cursor() as wcur:
-                    n_labels, n_entities = store_classifications(wcur, pairs)
-                store.add_run_counts(writer, run_id, articles_classified=len(rows), labels_written=n_labels)
-                writer.commit()
-                counts["articles"] += len(rows)
-                counts["labels"] += n_labels
-                counts["entities"] += n_entities
         return counts
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         reader.close()
         writer.close()
 
