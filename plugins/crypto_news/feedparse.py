@@ -23,6 +23,24 @@ PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed")
 _XML_START = re.compile(rb"^(\xef\xbb\xbf|\xff\xfe|\xfe\xff)?\s*<")
 _SOFT_PROBLEMS = {"NonXMLContentType", "CharacterEncodingOverride", "CharacterEncodingUnknown"}
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
+
+
+def _safe_charref(m: re.Match) -> bytes:
+    digits = m.group(1)
+    hexa = digits[:1] in (b"x", b"X")
+    if len(digits) > 9:  # more than any code point needs (and too long for int() on a hostile 5 MB run)
+        return b"&#xFFFD;"
+    n = int(digits[1:], 16) if hexa else int(digits)
+    if n == 0 or 0xD800 <= n <= 0xDFFF or n > 0x10FFFF:
+        return b"&#xFFFD;"
+    return m.group(0)
+
+
+def neutralise_charrefs(body: bytes) -> bytes:
+    """Replace numeric character references that name no character (NUL, a lone surrogate such as ``&#xD800;``,
+    beyond U+10FFFF) with U+FFFD: feedparser's fallback parser raises on them and the whole feed would be lost."""
+    return _CHARREF.sub(_safe_charref, body) if b"&#" in body else body
 
 
 class FeedParseError(Exception):
@@ -103,7 +121,10 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     if url and "content-location" not in hdrs:
         hdrs["content-location"] = url
-    parsed = feedparser.parse(body, response_headers=hdrs)
+    try:
+        parsed = feedparser.parse(neutralise_charrefs(body), response_headers=hdrs)
+    except Exception as exc:  # noqa: BLE001 - a parser bug met by hostile input: this feed fails, not the run
+        raise FeedParseError("malformed", one_line(f"the feed parser failed: {type(exc).__name__}: {exc}", 500))
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     problem_text = one_line(f"{type(problem).__name__}: {problem}", 500) if problem is not None else None

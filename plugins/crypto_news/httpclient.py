@@ -322,6 +322,10 @@ class _Decoder:
     def flush(self) -> bytes:
         return self._zlib.flush() if self._zlib is not None else b""
 
+    def finished(self) -> bool:
+        """Whether the compressed stream reached its end marker (false for a body cut short in transit)."""
+        return self._zlib.eof if self._zlib is not None else self._brotli.is_finished()
+
 
 def _decoders(content_encoding: str) -> list[_Decoder]:
     """Decoders to apply, in order, for a Content-Encoding header; unknown codings leave the body as is."""
@@ -629,6 +633,7 @@ class HttpClient:
             return data
 
         raw = resp.raw
+        received = 0
         while True:
             if deadline.expired():
                 raise self._timeout_error(url, original, deadline)
@@ -637,11 +642,20 @@ class HttpClient:
                 raise self._timeout_error(url, original, deadline)
             if not chunk:
                 break
+            received += len(chunk)
             body += decode(decoders, chunk)
             if len(body) > limit:
                 raise too_large("exceeds the limit")
         for i, decoder in enumerate(decoders):  # what a decoder still holds goes through the ones after it
             body += decode(decoders[i + 1 :], decoder.flush())
+        for decoder in decoders:
+            if received and not decoder.finished():  # a truncated stream decodes "fine" up to the cut: never keep half a body
+                raise FetchError(
+                    "connection",
+                    f"body from {host} ended before the end of its {decoder.encoding} stream (truncated)",
+                    original,
+                    retryable=True,
+                )
         if len(body) > limit:
             raise too_large("exceeds the limit after decompression")
         return bytes(body)

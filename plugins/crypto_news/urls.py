@@ -65,7 +65,9 @@ def canonical_url(url: str) -> str:
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         kept = sorted((k, v) for k, v in pairs if not _is_tracking(k, v))
         query = urlencode(kept, doseq=False)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    # Stripped again: a dropped fragment can leave white space at the end ("http://h/ #"), which the next call
+    # would strip, and canonical URLs must be idempotent.
+    return urlunsplit((scheme, netloc, path, query, "")).strip()
 
 
 def link_problem(url: str | None) -> str | None:
