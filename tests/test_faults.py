@@ -296,8 +296,9 @@ def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, t
     assert summary["articles_extracted"] == N_ARTICLES - done_at_kill  # only the rest was fetched again
     hits = [r.hits for p, r in http_server.routes.items() if p.startswith("/gen/") and p[5:].isdigit()]
     assert sum(hits) <= N_ARTICLES + 2 * int(RUN_ENV["CRYPTO_NEWS_HOST_CONCURRENCY"]) + done_at_kill
-    # The killed run's row stays "running" (no process is left to close it); the next run is recorded apart.
-    assert query(migrated_db, "SELECT status FROM pipeline_runs ORDER BY run_id") == [("running",), ("success",)]
+    # The killed run left its row "running"; the next run, holding the lock, marks it failed as abandoned.
+    assert query(migrated_db, "SELECT status, error FROM pipeline_runs ORDER BY run_id") == [
+        ("failed", "abandoned: the run process ended without finishing"), ("success", None)]
     assert_same_tables(snapshot(migrated_db), reference_snapshot(site, feeds), N_ARTICLES)
 
 

@@ -132,3 +132,11 @@ def test_feedparser_corpus_never_raises():
     # Most test feeds carry no item with an http(s) link; what matters is that every file ends in a defined outcome.
     assert set(counts) <= {"items", "items_with_warning", "empty", "not_a_feed", "malformed"}
     assert counts["items"] + counts["items_with_warning"] > 50
+
+
+def test_items_beyond_the_per_feed_cap_are_skipped_and_counted():
+    items = "".join(f"<item><title>t{i}</title><link>https://x.test/{i}</link></item>" for i in range(30))
+    xml = f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+    feed = parse_feed(xml, {"Content-Type": "application/rss+xml"}, max_items=10)
+    assert [i.title for i in feed.items] == [f"t{i}" for i in range(10)]  # the first ones: the newest
+    assert feed.skipped == ["over the per-feed cap of 10 items"] * 20

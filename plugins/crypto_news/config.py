@@ -60,6 +60,7 @@ class Settings:
     extract_batch: int = 200  # CRYPTO_NEWS_EXTRACT_BATCH: articles per extraction batch / mapped task
     extract_max_attempts: int = 3  # CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS: page fetch attempts across runs
     schedule: str = "@daily"  # CRYPTO_NEWS_SCHEDULE
+    max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
 
@@ -90,6 +91,7 @@ class Settings:
             extract_batch=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_BATCH", 200)),
             extract_max_attempts=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS", 3)),
             schedule=env.get("CRYPTO_NEWS_SCHEDULE") or "@daily",
+            max_items_per_feed=max(1, _env_int(env, "CRYPTO_NEWS_MAX_ITEMS_PER_FEED", 500)),
             archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
             archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
         )

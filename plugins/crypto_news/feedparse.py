@@ -113,8 +113,11 @@ def _categories(entry) -> list[str]:
 
 
 def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | None = None,
-               now: datetime | None = None) -> ParsedFeed:
-    """Parse one fetched feed; raise FeedParseError('empty' | 'not_a_feed' | 'malformed') when it yields nothing."""
+               now: datetime | None = None, max_items: int | None = None) -> ParsedFeed:
+    """Parse one fetched feed; raise FeedParseError('empty' | 'not_a_feed' | 'malformed') when it yields nothing.
+
+    At most ``max_items`` entries are normalised (the first ones, in feed order: feeds list the newest first);
+    the rest are counted as skipped."""
     now = now or datetime.now(timezone.utc)
     if not body or not body.strip():
         raise FeedParseError("empty", "the response body is empty")
@@ -144,6 +147,9 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
         raise FeedParseError("empty", f"{version} feed with no items")
 
     items, skipped, seen = [], [], set()
+    if max_items is not None and len(entries) > max_items:
+        skipped.extend([f"over the per-feed cap of {max_items} items"] * (len(entries) - max_items))
+        entries = entries[:max_items]
     for entry in entries:
         link = entry.get("link")
         if not link:

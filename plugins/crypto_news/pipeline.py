@@ -76,7 +76,7 @@ class FeedOutcome:
     items_new: int = 0
 
 
-def fetch_one_feed(client: HttpClient, feed: dict) -> FeedOutcome:
+def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None) -> FeedOutcome:
     """Fetch and parse one feed with a conditional GET. Never raises: every failure becomes an error outcome."""
     started = time.monotonic()
     out = FeedOutcome(status="error")
@@ -98,7 +98,7 @@ def fetch_one_feed(client: HttpClient, feed: dict) -> FeedOutcome:
         if feed.get("content_hash") == out.content_hash:
             out.status = "unchanged"
             return out
-        parsed = parse_feed(resp.body, resp.headers, resp.final_url)
+        parsed = parse_feed(resp.body, resp.headers, resp.final_url, max_items=max_items)
         out.status, out.items, out.skipped = "ok", parsed.items, parsed.skipped
         out.warning, out.title = parsed.warning, parsed.title
     except FetchError as exc:
@@ -123,7 +123,7 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
         if not feeds:
             return counts
         with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
-            futures = {pool.submit(fetch_one_feed, client, f): f for f in feeds}
+            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed): f for f in feeds}
             for fut in as_completed(futures):
                 feed, outcome = futures[fut], fut.result()
                 store.record_fetch(conn, run_id, feed, outcome)
@@ -624,6 +624,17 @@ def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, erro
 DB_RETRY_DELAYS_S = (1, 2, 4, 8, 15, 30)  # a restarting server usually answers again within seconds
 
 
+def store_call(db_url: str, fn, *args):
+    """Run one store function on its own short connection and commit."""
+    conn = db.connect(db_url)
+    try:
+        result = fn(conn, *args)
+        conn.commit()
+        return result
+    finally:
+        conn.close()
+
+
 def with_db_retries(name: str, fn, *args, **kwargs):
     """Run a stage; when the database connection fails (restart, dropped connection), run it again after a pause.
     Stages are idempotent: what a failed attempt committed is kept, what it did not is redone."""
@@ -642,27 +653,37 @@ def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | 
         run_key: str | None = None) -> dict:
     """One whole pipeline run in-process (the command line's ``run``): the same stage functions the DAG calls.
 
-    The summary also carries ``stage_seconds``, the wall time of each stage."""
+    The run holds the run lock throughout (a second run is refused); a stage whose database connection fails is
+    run again after taking the lock again. The summary also carries ``stage_seconds``, each stage's wall time."""
     settings = settings or Settings.from_env()
     feeds_file = feeds_file or settings.feeds_file
     timings: dict[str, float] = {}
+    started = time.perf_counter()
+    db.migrate(db_url)  # an unreachable database at the start fails at once, without retries
+    timings["migrate"] = round(time.perf_counter() - started, 3)
+    with db.run_lock(db_url) as lock:
 
-    def timed(name, fn, *args, retry=True, **kwargs):
-        started = time.perf_counter()
-        try:
-            return with_db_retries(name, fn, *args, **kwargs) if retry else fn(*args, **kwargs)
-        finally:
-            timings[name] = round(time.perf_counter() - started, 3)
+        def stage(name, fn, *args, **kwargs):
+            def attempt():
+                lock.ensure()  # a database restart ends the lock's session: take the lock again first
+                return fn(*args, **kwargs)
 
-    timed("migrate", db.migrate, db_url, retry=False)  # an unreachable database at the start fails at once
-    with db.run_lock(db_url):
-        run_id = start_run(db_url, run_key, trigger)
+            began = time.perf_counter()
+            try:
+                return with_db_retries(name, attempt)
+            finally:
+                timings[name] = round(time.perf_counter() - began, 3)
+
+        abandoned = stage("recover", store_call, db_url, store.close_abandoned_runs)
+        if abandoned:
+            log.warning("marked %d earlier run(s) as failed: their process ended without finishing", abandoned)
+        run_id = stage("start_run", start_run, db_url, run_key, trigger)
         feed_ids: list[int] = []
         try:
-            feed_ids = timed("sync_feeds", sync_feeds, db_url, feeds_file)
-            timed("fetch_feeds", fetch_feeds, db_url, run_id, feed_ids, settings)
-            timed("extract", extract_articles, db_url, run_id, settings)
-            timed("classify", classify_articles, db_url, run_id)
+            feed_ids = stage("sync_feeds", sync_feeds, db_url, feeds_file)
+            stage("fetch_feeds", fetch_feeds, db_url, run_id, feed_ids, settings)
+            stage("extract", extract_articles, db_url, run_id, settings)
+            stage("classify", classify_articles, db_url, run_id)
         except Exception as exc:
             try:
                 finish_run(db_url, run_id, feed_ids, error=db.mask_secrets(f"{type(exc).__name__}: {exc}", db_url),
@@ -670,7 +691,7 @@ def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | 
             except Exception:  # the database itself may be what failed; the original error matters more
                 log.exception("could not record the failed run")
             raise
-        return timed("finish_run", finish_run, db_url, run_id, feed_ids, stage_seconds=timings)
+        return stage("finish_run", finish_run, db_url, run_id, feed_ids, stage_seconds=timings)
 
 
 # --- planning for mapped tasks ------------------------------------------------------------------------------------------

@@ -32,10 +32,28 @@ def start_run(conn, run_key: str, trigger: str) -> int:
     return run_id
 
 
+RUN_COUNTERS = frozenset({"articles_extracted", "articles_classified", "labels_written"})
+
+
+def close_abandoned_runs(conn) -> int:
+    """Mark as failed the runs left 'running' by a command-line run whose process died (killed, crashed host).
+    Called under the run lock, so no such run can still be alive; Airflow runs take no lock and are left alone."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE pipeline_runs SET status = 'failed', finished_at = now(),
+                      error = 'abandoned: the run process ended without finishing'
+               WHERE status = 'running' AND trigger <> 'airflow'"""
+        )
+        return cur.rowcount
+
+
 def add_run_counts(conn, run_id: int | None, **counts: int) -> None:
     """Add to a run's counters (safe when several tasks of one run report at once)."""
     if run_id is None or not counts:
         return
+    unknown = set(counts) - RUN_COUNTERS
+    if unknown:  # the column names go into the SQL text: only known counters
+        raise ValueError(f"unknown run counter(s): {sorted(unknown)}")
     sets = ", ".join(f"{k} = {k} + %({k})s" for k in counts)
     with conn.cursor() as cur:
         cur.execute(f"UPDATE pipeline_runs SET {sets} WHERE run_id = %(run_id)s", {**counts, "run_id": run_id})
