@@ -3,6 +3,7 @@
 #   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
 #   make test         set up and run the whole test suite
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
+#   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
 #   make test-distributed   the daily DAG on real Airflow components: CeleryExecutor, two workers (docs/AIRFLOW.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -40,3 +41,9 @@ lint: setup
 .PHONY: test-distributed
 test-distributed: setup
 	CRYPTO_NEWS_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -p no:cacheprovider $(PYTEST_ARGS)
+
+# Needs PostgreSQL (CRYPTO_NEWS_TEST_PG) and ../shared/corpora; prints a table and, last, one JSON line.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

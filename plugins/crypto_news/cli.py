@@ -140,13 +140,13 @@ def cmd_eval(args, settings):
 
 
 def cmd_extract(args, settings):
-    from .extract import extract_page
+    from .extract import analyse_page
 
     if args.html:
         for path in args.html:
             body = Path(path).read_bytes()
-            page = extract_page(body, args.url or Path(path).resolve().as_uri())
-            print(json.dumps({"url": args.url or str(path), **_page_json(page)}, ensure_ascii=False))
+            page, text = analyse_page(body, args.url or Path(path).resolve().as_uri())
+            print(json.dumps({"url": args.url or str(path), **_page_json(page, text)}, ensure_ascii=False))
         return 0
     if not args.target:
         raise CliError("give a URL, or --html FILE...")
@@ -161,8 +161,8 @@ def cmd_extract(args, settings):
                 print(json.dumps({"url": target, "status": exc.kind, "error": str(exc)}))
                 code = 1
                 continue
-            page = extract_page(resp.body, resp.final_url, resp.headers.get("content-type"))
-            print(json.dumps({"url": resp.final_url, **_page_json(page)}, ensure_ascii=False))
+            page, text = analyse_page(resp.body, resp.final_url, resp.headers.get("content-type"))
+            print(json.dumps({"url": resp.final_url, **_page_json(page, text)}, ensure_ascii=False))
     return code
 
 
@@ -243,8 +243,12 @@ def _cell(v) -> str:
     return str(v)
 
 
-def _page_json(page) -> dict:
+def _page_json(page, text: str | None = None) -> dict:
+    """The page as JSON. A paywall teaser's text is shown (it is the start of the article, and the status says
+    what it is); the text of a blocked page (bot challenge, cookie wall) is not."""
     d = page.to_dict()
+    if not d.get("text") and page.status == "paywall_or_teaser" and text:
+        d["text"] = text
     keys = ("title", "author", "published", "lang", "text", "status")
     return {**{k: d.get(k) for k in keys}, **{k: v for k, v in d.items() if k not in keys}}
 

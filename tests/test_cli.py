@@ -1,0 +1,83 @@
+"""The command line as a user runs it: a real process, real files, real JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import shared_path
+
+PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
+SITE = Path(__file__).resolve().parent / "fixtures" / "site"
+
+
+def cli(*args, stdin=None, env=None):
+    proc = subprocess.run([sys.executable, "-m", "crypto_news.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+    return proc
+
+
+def test_extract_html_prints_one_json_object_per_page():
+    files = sorted(PAGES.glob("*.html"))
+    proc = cli("extract", "--html", *map(str, files))
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == len(files)
+    for d in out:
+        assert {"url", "title", "author", "published", "lang", "text", "status"} <= set(d)
+    by_name = {Path(d["url"]).name: d for d in out}
+    assert by_name["bot_challenge.html"]["status"] == "blocked" and by_name["bot_challenge.html"]["text"] is None
+    assert by_name["cookie_wall.html"]["status"] == "blocked"
+    assert by_name["paywall_teaser.html"]["status"] == "paywall_or_teaser"
+    assert by_name["paywall_teaser.html"]["text"]  # the teaser is shown, and the status says what it is
+    normal = by_name["article_normal.html"]
+    assert normal["status"] == "ok" and len(normal["text"].split()) > 100
+
+
+def test_extract_html_with_url_and_metadata():
+    page = SITE / "sec-sues-exchange.html"
+    proc = cli("extract", "--html", str(page), "--url", "https://ledgerwire.test/news/sec-sues-exchange")
+    d = json.loads(proc.stdout)
+    assert d["url"] == "https://ledgerwire.test/news/sec-sues-exchange"
+    assert d["title"].startswith("SEC sues crypto exchange") and d["author"] == "Dana Ortiz"
+    assert d["published"].startswith("2026-03-03T14:02") and d["lang"] == "en"
+
+
+def test_classify_reads_json_lines_from_stdin():
+    items = [
+        {"id": "a", "title": "SEC sues crypto exchange over unregistered securities", "summary": "", "text": ""},
+        {"id": "b", "title": "Bitcoin hashrate hits record as difficulty rises", "summary": "Miners add ASICs."},
+        {"id": "c", "title": "Bitcoin price slips as traders de-risk", "summary": "Markets were quiet."},
+    ]
+    proc = cli("classify", "-", stdin="\n".join(json.dumps(i) for i in items) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    out = {d["id"]: d for d in map(json.loads, proc.stdout.splitlines())}
+    assert out["a"]["labels"] == ["regulation"] and out["b"]["labels"] == ["mining"] and out["c"]["labels"] == []
+    for d in out.values():
+        assert set(d["scores"]) == {"regulation", "adoption", "mining"} and d["version"]
+        assert all(0 <= v <= 1 for v in d["scores"].values())
+    assert out["a"]["evidence"]["regulation"]
+    assert any(e["id"] == "US-SEC" for e in out["a"]["entities"])
+
+
+def test_eval_classifier_prints_per_label_figures():
+    dev = shared_path("labels", "dev.jsonl")
+    proc = cli("eval-classifier", str(dev))
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line.strip()}
+    for label in ("regulation", "adoption", "mining"):
+        p, r, f1, tp, fp, fn, tn = lines[label]
+        assert 0 < float(f1) <= 1 and int(tp) + int(fp) + int(fn) + int(tn) == 398
+    assert 0.8 < float(lines["macro-F1"][0]) <= 1
+
+
+def test_bad_feed_list_is_one_clear_line(tmp_path):
+    bad = tmp_path / "feeds.yml"
+    bad.write_text("feeds:\n  - name: No URL\n")
+    proc = cli("run", "--feeds", str(bad), env={"CRYPTO_NEWS_DB_URL": "postgresql://postgres@127.0.0.1:5432/postgres"})
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("crypto-news:")
+    assert "'url' must be an http(s) URL" in proc.stderr
