@@ -24,20 +24,12 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
-from crypto_news.alerts import on_failure_callback
+from crypto_news.alerts import default_args
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
 HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
 
-DEFAULT_ARGS = {
-    "owner": "crypto-news",
-    "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=20),
-    "execution_timeout": timedelta(hours=1),
-    "on_failure_callback": on_failure_callback,
-}
+DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), execution_timeout=timedelta(hours=1))
 
 
 @dag(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
-from crypto_news.alerts import on_failure_callback
+from crypto_news.alerts import default_args
 
 
 @dag(
@@ -21,15 +21,8 @@ from crypto_news.alerts import on_failure_callback
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "crypto-news",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(minutes=30),
-        "on_failure_callback": on_failure_callback,
-    },
+    default_args=default_args(retries=2, retry_delay=timedelta(minutes=5), max_retry_delay=timedelta(minutes=30),
+                              execution_timeout=timedelta(minutes=30)),
     tags=["crypto-news", "maintenance"],
     doc_md=__doc__,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
-from crypto_news.alerts import on_failure_callback
+from crypto_news.alerts import default_args
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")
 
@@ -23,15 +23,7 @@ ARTICLES = Asset("x-crypto-news://warehouse/articles")
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "crypto-news",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(hours=2),
-        "on_failure_callback": on_failure_callback,
-    },
+    default_args=default_args(retries=2, max_retry_delay=timedelta(minutes=10), execution_timeout=timedelta(hours=2)),
     tags=["crypto-news", "reclassify"],
     doc_md=__doc__,
 )

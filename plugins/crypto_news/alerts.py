@@ -106,3 +106,18 @@ def on_failure_callback(context) -> None:
         log.info("crypto-news alert posted to the webhook")
     except Exception as exc:  # noqa: BLE001 - an alert must never fail the callback
         log.warning("crypto-news alert webhook failed: %s", error_line(exc))
+
+
+def default_args(retries: int, max_retry_delay, execution_timeout, retry_delay=None) -> dict:
+    """The task defaults every crypto-news DAG shares: owner, exponential backoff, a timeout, this alert."""
+    from datetime import timedelta
+
+    return {
+        "owner": "crypto-news",
+        "retries": retries,
+        "retry_delay": retry_delay or timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": max_retry_delay,
+        "execution_timeout": execution_timeout,
+        "on_failure_callback": on_failure_callback,
+    }
