@@ -5,6 +5,7 @@ Functions take an open psycopg2 connection and leave transaction control to the 
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
 
@@ -181,36 +182,70 @@ def load_feeds(conn, feed_ids: list[int]) -> list[dict]:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+_STAGING_COLUMNS = ("canonical_url", "url", "guid", "title", "summary", "feed_content", "author", "feed_categories",
+                    "published_at", "published_flag")
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, (list, tuple)):  # a text[] literal: every element quoted
+        value = "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}"
+    elif isinstance(value, datetime):
+        value = value.isoformat()
+    else:
+        value = str(value)
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _load_items(cur, feed_id: int, run_id: int | None, items) -> int:
+    """Bulk-load a feed's items: COPY into a temporary staging table, then one INSERT ... ON CONFLICT into
+    ``articles`` and one into ``article_sources``. Returns the number of new articles."""
+    cur.execute("SELECT to_regclass('pg_temp.feed_items_staging')")
+    if cur.fetchone()[0] is None:  # once per connection; the rows go at each commit
+        cur.execute(
+            """CREATE TEMP TABLE feed_items_staging (
+                   canonical_url text, url text, guid text, title text, summary text, feed_content text, author text,
+                   feed_categories text[], published_at timestamptz, published_flag text) ON COMMIT DELETE ROWS"""
+        )
+        # staged values are read once: storing them uncompressed saves compressing every text twice
+        cur.execute("""ALTER TABLE feed_items_staging ALTER COLUMN summary SET STORAGE EXTERNAL,
+                       ALTER COLUMN feed_content SET STORAGE EXTERNAL""")
+    buf = io.StringIO()
+    for i in items:
+        buf.write("\t".join(_copy_text(v) for v in (i.canonical_url, i.url, i.guid, i.title, i.summary, i.content,
+                                                     i.author, i.categories, i.published_at, i.published_flag)))
+        buf.write("\n")
+    buf.seek(0)
+    cur.copy_expert(f"COPY feed_items_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN", buf)
+    cur.execute(
+        """INSERT INTO articles (canonical_url, url, guid, feed_id, first_run_id, title, summary, feed_content, author,
+                                feed_categories, published_at, published_source, published_flag)
+           SELECT canonical_url, url, guid, %(feed)s, %(run)s, title, summary, feed_content, author, feed_categories,
+                  published_at, CASE WHEN published_at IS NOT NULL THEN 'feed' END, published_flag
+           FROM feed_items_staging
+           ON CONFLICT (canonical_url) DO NOTHING""",
+        {"feed": feed_id, "run": run_id},
+    )
+    items_new = cur.rowcount
+    cur.execute(
+        """INSERT INTO article_sources (article_id, feed_id, guid, item_url, first_run_id)
+           SELECT a.article_id, %(feed)s, s.guid, s.url, %(run)s
+           FROM feed_items_staging s JOIN articles a ON a.canonical_url = s.canonical_url
+           ON CONFLICT (article_id, feed_id) DO NOTHING""",
+        {"feed": feed_id, "run": run_id},
+    )
+    return items_new
+
+
 def record_fetch(conn, run_id: int | None, feed: dict, outcome) -> None:
     """Store one feed's fetch: its new items and sources, the fetch log row and the feed's cache validators, in one
     transaction, so that a crash never leaves validators that would skip items not yet stored."""
     items_new = 0
     with conn.cursor() as cur:
         if outcome.items:
-            rows = execute_values(
-                cur,
-                """INSERT INTO articles (canonical_url, url, guid, feed_id, first_run_id, title, summary, feed_content,
-                                        author, feed_categories, published_at, published_source, published_flag)
-                   VALUES %s ON CONFLICT (canonical_url) DO NOTHING RETURNING article_id""",
-                [(i.canonical_url, i.url, i.guid, feed["feed_id"], run_id, i.title, i.summary, i.content, i.author,
-                  i.categories, i.published_at, "feed" if i.published_at else None, i.published_flag)
-                 for i in outcome.items],
-                template="(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s, %s, %s)",
-                fetch=True,
-                page_size=500,
-            )
-            items_new = len(rows)
-            execute_values(
-                cur,
-                """INSERT INTO article_sources (article_id, feed_id, guid, item_url, first_run_id)
-                   SELECT a.article_id, v.feed_id, v.guid, v.url, v.run_id
-                   FROM (VALUES %s) AS v(canonical_url, guid, url, feed_id, run_id)
-                   JOIN articles a ON a.canonical_url = v.canonical_url
-                   ON CONFLICT (article_id, feed_id) DO NOTHING""",
-                [(i.canonical_url, i.guid, i.url, feed["feed_id"], run_id) for i in outcome.items],
-                template="(%s, %s, %s, %s::integer, %s::bigint)",
-                page_size=500,
-            )
+            items_new = _load_items(cur, feed["feed_id"], run_id, outcome.items)
         cur.execute(
             """INSERT INTO feed_fetches (run_id, feed_id, duration_ms, status, http_status, error_kind, error, bytes,
                                          items_seen, items_new, items_skipped, parse_warning, final_url)
