@@ -182,8 +182,8 @@ def load_feeds(conn, feed_ids: list[int]) -> list[dict]:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-_STAGING_COLUMNS = ("canonical_url", "url", "guid", "title", "summary", "feed_content", "author", "feed_categories",
-                    "published_at", "published_flag")
+_COPY_STAGING = ("COPY feed_items_staging (canonical_url, url, guid, title, summary, feed_content, author, "
+                 "feed_categories, published_at, published_flag) FROM STDIN")
 
 
 def _copy_text(value) -> str:
@@ -218,7 +218,7 @@ def _load_items(cur, feed_id: int, run_id: int | None, items) -> int:
                                                      i.author, i.categories, i.published_at, i.published_flag)))
         buf.write("\n")
     buf.seek(0)
-    cur.copy_expert(f"COPY feed_items_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN", buf)
+    cur.copy_expert(_COPY_STAGING, buf)
     cur.execute(
         """INSERT INTO articles (canonical_url, url, guid, feed_id, first_run_id, title, summary, feed_content, author,
                                 feed_categories, published_at, published_source, published_flag)
