@@ -140,3 +140,25 @@ def test_items_beyond_the_per_feed_cap_are_skipped_and_counted():
     feed = parse_feed(xml, {"Content-Type": "application/rss+xml"}, max_items=10)
     assert [i.title for i in feed.items] == [f"t{i}" for i in range(10)]  # the first ones: the newest
     assert feed.skipped == ["over the per-feed cap of 10 items"] * 20
+
+
+def test_an_empty_element_does_not_wipe_the_real_description():
+    # A shape real publishers use: a full <description>, then empty <content:encoded/> and <dc:description/>.
+    xml = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel><title>Wire</title><link>https://wire.test/</link>
+<item><title>Regulator asks exchanges for reserve proofs</title><link>https://wire.test/a</link>
+<description><![CDATA[The agency wants monthly attestations of customer assets.]]></description>
+<dc:creator>Ann Lee</dc:creator><content:encoded/><dc:description/></item>
+<item><title>Second</title><link>https://wire.test/b</link><description>Body two.</description>
+<content:encoded><![CDATA[]]></content:encoded><dc:description></dc:description></item>
+</channel></rss>"""
+    feed = parse_feed(xml, {"Content-Type": "application/rss+xml"}, now=NOW)
+    assert [i.summary for i in feed.items] == ["The agency wants monthly attestations of customer assets.", "Body two."]
+    assert all(i.content is None for i in feed.items)
+
+
+def test_real_snapshot_summaries_survive_empty_elements():
+    path = shared_path("corpora", "crypto-news-skel-ext3", "sentry-news", "rss", "coindesk.rss")
+    feed = parse_feed(path.read_bytes(), {"Content-Type": "application/rss+xml"})
+    assert feed.items and all(i.summary for i in feed.items)

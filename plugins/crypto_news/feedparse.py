@@ -21,6 +21,12 @@ FUTURE_TOLERANCE = timedelta(days=1)
 OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
 PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed")
 _XML_START = re.compile(rb"^(\xef\xbb\xbf|\xff\xfe|\xfe\xff)?\s*<")
+# Empty text elements that would overwrite a real one in feedparser's entry (a real publisher's items carry a full
+# <description> followed by an empty <dc:description/> and <content:encoded/>; feedparser keeps the last, empty one).
+_EMPTY_TEXT_ELEMENTS = re.compile(
+    rb"<(dc:description|content:encoded|description|itunes:summary)\s*/>|<(dc:description|content:encoded|description"
+    rb"|itunes:summary)\s*>\s*(<!\[CDATA\[\s*\]\]>)?\s*</\2\s*>"
+)
 _SOFT_PROBLEMS = {"NonXMLContentType", "CharacterEncodingOverride", "CharacterEncodingUnknown"}
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
@@ -125,7 +131,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
     if url and "content-location" not in hdrs:
         hdrs["content-location"] = url
     try:
-        parsed = feedparser.parse(neutralise_charrefs(body), response_headers=hdrs)
+        parsed = feedparser.parse(neutralise_charrefs(_EMPTY_TEXT_ELEMENTS.sub(b"", body)), response_headers=hdrs)
     except Exception as exc:  # noqa: BLE001 - a parser bug met by hostile input: this feed fails, not the run
         raise FeedParseError("malformed", one_line(f"the feed parser failed: {type(exc).__name__}: {exc}", 500))
     entries = parsed.get("entries") or []
