@@ -70,6 +70,19 @@ def temporary_database():
         admin.close()
 
 
+def query(url: str, sql: str, *args):
+    """Run one statement in the crypto_news schema and commit; rows for a query, the row count otherwise."""
+    import psycopg2
+
+    conn = psycopg2.connect(url, options="-c search_path=crypto_news", connect_timeout=5)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else cur.rowcount
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def db_url():
     """URL of a fresh, empty database (dropped after the test)."""

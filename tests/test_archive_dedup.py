@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -11,18 +10,10 @@ from sitekit import FIXTURES, serve_site, write_feed_list
 
 from crypto_news import archive, dedup, pipeline
 from crypto_news.config import Settings
+from conftest import query as q
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 
-
-def q(url, sql, *args):
-    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else cur.rowcount
-    finally:
-        conn.close()
 
 
 def test_pages_are_archived_compressed_and_content_addressed(migrated_db, http_server, tmp_path):

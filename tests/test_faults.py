@@ -27,6 +27,7 @@ from conftest import temporary_database
 from crypto_news import db, pipeline
 from crypto_news.config import Settings
 from sitekit import STORIES, serve_site, write_feed_list
+from conftest import query
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_BIN = Path(os.environ.get("CRYPTO_NEWS_PG_BINDIR") or "/usr/lib/postgresql/15/bin")
@@ -100,15 +101,6 @@ def cli(args, env_extra, **popen):
     return subprocess.Popen([sys.executable, "-m", "crypto_news.cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **popen)
 
-
-def query(url, sql, *args):
-    conn = psycopg2.connect(url, options="-c search_path=crypto_news", connect_timeout=5)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def extraction_progress(url) -> tuple[int, int] | None:

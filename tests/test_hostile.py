@@ -21,9 +21,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg2
 import pytest
 from conftest import LoopbackServer
+from conftest import query as q
 from crypto_news import netguard, pipeline
 from crypto_news.config import Settings
 from crypto_news.feedparse import parse_feed
@@ -106,15 +106,6 @@ def site():
     yield srv
     threading.Thread(target=srv.close, daemon=True).start()
 
-
-def q(url, sql, *args):
-    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def run_with(db_url, site, tmp_path, extra: dict[str, str], settings: Settings = SETTINGS, max_s: float = 30.0):
@@ -313,7 +304,6 @@ print(json.dumps({"seconds": time.monotonic() - started, "max_rss_mb": resource.
 
 
 def test_feed_with_100000_items_is_bounded(migrated_db, site, tmp_path):
-    base = site.url("").rstrip("/")
     items = "".join(f"<item><link>/{i}</link></item>" for i in range(100_000))  # resolved against the feed URL
     body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Huge</title>{items}</channel></rss>').encode()
     assert len(body) < 5 * 1024 * 1024  # under the default body cap: the feed is accepted

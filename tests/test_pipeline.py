@@ -6,26 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import psycopg2
-import pytest
 from sitekit import serve_site, write_feed_list
 
 from crypto_news import pipeline
 from crypto_news.config import Settings
+from conftest import query as q
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 
-
-def q(url, sql, *args):
-    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def test_run_loads_every_distinct_item_once(migrated_db, http_server, tmp_path):

@@ -16,24 +16,30 @@ DEFAULT_FEEDS_FILE = PROJECT_ROOT / "config" / "feeds.yml"
 DEFAULT_CONTACT = "https://example.org/crypto-news"
 
 
-def _env_int(env, name: str, default: int) -> int:
+def _env_int(env, name: str, default: int, minimum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
 
 
-def _env_float(env, name: str, default: float) -> float:
+def _env_float(env, name: str, default: float, low: float | None = None, high: float | None = None) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class Settings:
     extract_batch: int = 200  # CRYPTO_NEWS_EXTRACT_BATCH: articles per extraction batch / mapped task
     extract_max_attempts: int = 3  # CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS: page fetch attempts across runs
     schedule: str = "@daily"  # CRYPTO_NEWS_SCHEDULE
+    fetch_log_days: int = 180  # CRYPTO_NEWS_FETCH_LOG_DAYS: the maintenance DAG deletes older fetch-log rows
+    min_extract_rate: float = 0.0  # CRYPTO_NEWS_MIN_EXTRACT_RATE: quality-check floor for page text (docs/AIRFLOW.md)
     max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
@@ -92,6 +100,8 @@ class Settings:
             extract_max_attempts=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS", 3)),
             schedule=env.get("CRYPTO_NEWS_SCHEDULE") or "@daily",
             max_items_per_feed=max(1, _env_int(env, "CRYPTO_NEWS_MAX_ITEMS_PER_FEED", 500)),
+            fetch_log_days=_env_int(env, "CRYPTO_NEWS_FETCH_LOG_DAYS", 180, minimum=1),
+            min_extract_rate=_env_float(env, "CRYPTO_NEWS_MIN_EXTRACT_RATE", 0.0, low=0.0, high=1.0),
             archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
             archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
         )

@@ -8,27 +8,16 @@ labels and runs are never deleted here.
 from __future__ import annotations
 
 import logging
-import os
 
 from . import db
 
+from .config import Settings
+
 log = logging.getLogger("crypto_news")
 
-DEFAULT_FETCH_LOG_DAYS = 180
-
-
-def fetch_log_days(env=None) -> int:
-    env = os.environ if env is None else env
-    raw = (env.get("CRYPTO_NEWS_FETCH_LOG_DAYS") or "").strip()
-    if not raw:
-        return DEFAULT_FETCH_LOG_DAYS
-    try:
-        days = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"CRYPTO_NEWS_FETCH_LOG_DAYS must be a whole number of days, got {raw!r}") from exc
-    if days < 1:
-        raise ValueError(f"CRYPTO_NEWS_FETCH_LOG_DAYS must be at least 1, got {raw!r}")
-    return days
+def fetch_log_days() -> int:
+    """CRYPTO_NEWS_FETCH_LOG_DAYS (default 180, at least 1): fetch-log rows older than this are deleted."""
+    return Settings.from_env().fetch_log_days
 
 
 def prune_feed_fetches(db_url: str, days: int | None = None, batch_size: int = 10_000) -> int:

@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from . import db
+from .config import Settings
 
 FUTURE_TOLERANCE = timedelta(days=1)
-DEFAULT_MIN_EXTRACT_RATE = 0.0
 
 
 class QualityError(Exception):
@@ -48,18 +48,9 @@ class CheckResult:
         return f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}"
 
 
-def min_extract_rate(env=None) -> float:
-    env = os.environ if env is None else env
-    raw = (env.get("CRYPTO_NEWS_MIN_EXTRACT_RATE") or "").strip()
-    if not raw:
-        return DEFAULT_MIN_EXTRACT_RATE
-    try:
-        rate = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"CRYPTO_NEWS_MIN_EXTRACT_RATE must be a number in [0, 1], got {raw!r}") from exc
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"CRYPTO_NEWS_MIN_EXTRACT_RATE must be a number in [0, 1], got {raw!r}")
-    return rate
+def min_extract_rate() -> float:
+    """CRYPTO_NEWS_MIN_EXTRACT_RATE (default 0.0, in [0, 1]): the floor of the extraction-success check."""
+    return Settings.from_env().min_extract_rate
 
 
 def _run_started(cur, run_id: int | None):

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+from conftest import temporary_database
 from sitekit import serve_site, write_feed_list
 
 pytestmark = pytest.mark.skipif(os.environ.get("CRYPTO_NEWS_DISTRIBUTED") != "1",
@@ -173,17 +174,8 @@ def redis_db():
 
 @pytest.fixture
 def metadata_db():
-    name = f"cn_airflow_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(ADMIN_URL, connect_timeout=5)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_db(ADMIN_URL, name)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with temporary_database() as url:
+        yield url
 
 
 @pytest.fixture
