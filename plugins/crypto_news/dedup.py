@@ -53,9 +53,21 @@ def simhash(text: str | None) -> int | None:
     return fingerprints(text)[1]
 
 
+_WORD_HASHES: dict[str, bytes] = {}  # word -> its 8-byte hash; news vocabulary repeats, so most words are known
+_WORD_HASHES_MAX = 300_000
+
+
+def _word_hash(word: str) -> bytes:
+    h = _WORD_HASHES.get(word)
+    if h is None:
+        if len(_WORD_HASHES) >= _WORD_HASHES_MAX:
+            _WORD_HASHES.clear()
+        h = _WORD_HASHES[word] = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+    return h
+
+
 def _simhash(words: list[str]) -> int:
-    hashes = {w: hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest() for w in set(words)}
-    packed = b"".join(hashes[w] for w in words)  # one 8-byte hash per occurrence: counts weigh the features
+    packed = b"".join(map(_word_hash, words))  # one 8-byte hash per occurrence: counts weigh the features
     n = len(words)
     weights = [0] * 64
     for byte_pos in range(8):  # count, for each of the 64 bit positions, how many word hashes set it
