@@ -40,12 +40,12 @@ def test_dev_set_regression_floor():
     report = evaluate(dev_items())
     print(format_evaluation(report))
     assert report["items"] == 398
-    assert report["macro_f1"] >= 0.87
+    assert report["macro_f1"] >= 0.88
     for label in LABELS:
-        assert report["labels"][label]["f1"] >= 0.83, label
+        assert report["labels"][label]["f1"] >= 0.85, label
 
 
-@pytest.mark.xfail(reason="published targets (macro-F1 >= 0.90, each F1 >= 0.85) not reached: adoption 0.84, macro 0.88; see docs/LABELS.md")
+@pytest.mark.xfail(reason="published targets (macro-F1 >= 0.90, each F1 >= 0.85) not reached: macro 0.888 (each label >= 0.85: regulation 0.917, adoption 0.857, mining 0.889); see docs/LABELS.md")
 def test_dev_set_targets():
     report = evaluate(dev_items())
     assert report["macro_f1"] >= 0.90
@@ -123,6 +123,29 @@ def test_etf_decision_is_regulation_and_etf_flows_adoption():
 
 def test_mining_ban_is_regulation_and_mining():
     assert labels_of("Government bans crypto mining to protect the power grid") == ["mining", "regulation"]
+
+
+def test_stablecoin_backing_is_not_a_holders_reserve():
+    assert "adoption" not in labels_of("Rating agency drafts stablecoin scores based on reserve quality")
+    assert "adoption" in labels_of("Province buys bitcoin for its strategic reserve")
+
+
+def test_trust_bank_approval_is_regulation_not_adoption():
+    assert labels_of(
+        "Stablecoin issuers and a fund giant win national trust bank approvals",
+        "The banking supervisor granted conditional approvals to several crypto companies.",
+    ) == ["regulation"]
+
+
+def test_corporate_bitcoin_impairment_is_adoption():
+    assert "adoption" in labels_of("Payments company books $30 million bitcoin impairment on its treasury holdings")
+
+
+def test_crypto_founder_sentencing_is_regulation():
+    assert "regulation" in labels_of(
+        "Victim statements weigh on Terraform co-founder's fate",
+        "The judge cited the letters before sentencing him to 12 years in prison.",
+    )
 
 
 def test_not_a_security_is_still_regulation():

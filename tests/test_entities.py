@@ -78,6 +78,11 @@ def test_full_names_are_enough():
     )
 
 
+def test_terra_is_an_asset():
+    assert "LUNA" in ids("Terra founder faces court", "Terraform Labs collapsed in 2022.")
+    assert "LUNA" not in ids("terra firma and terraces")
+
+
 def test_bitcoin_cash_is_not_bitcoin():
     assert ids("Bitcoin Cash jumps 10%", kind="asset") == {"BCH"}
 
