@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from psycopg2.extras import Json, execute_values
+from psycopg2.extras import execute_values
 
 from . import archive, db, dedup, store
 from .config import Settings
@@ -359,7 +359,7 @@ def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list
         execute_values(cur, _UPDATE_SQL, values, template=_UPDATE_TEMPLATE, page_size=len(values))
         cur.execute(_MARK_DUPLICATES_SQL, {"ids": ids})
         cur.execute(_MARK_NEAR_DUPLICATES_SQL, {"ids": ids, "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
-        n_labels, _ = store_classifications(cur, labelled)
+        n_labels, _ = store.store_classifications(cur, labelled)
         store.add_run_counts(conn, run_id, articles_extracted=len(values), articles_classified=len(labelled),
                              labels_written=n_labels)
     conn.commit()
@@ -534,7 +534,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
 
     def write(pairs):
         with writer.cursor() as wcur:
-            n_labels, n_entities = store_classifications(wcur, pairs)
+            n_labels, n_entities = store.store_classifications(wcur, pairs)
         store.add_run_counts(writer, run_id, articles_classified=len(pairs), labels_written=n_labels)
         writer.commit()
         counts["articles"] += len(pairs)
@@ -577,35 +577,6 @@ def _body_chars(classifier) -> int | None:
     """How much of the body to read for the classifier: enough characters for its lede words, generously."""
     words = getattr(classifier, "body_max_words", 0)
     return words * 30 if words else None
-
-
-def store_classifications(cur, pairs: list[tuple[int, object]]) -> tuple[int, int]:
-    """Replace the labels, entities and classification rows of these articles; return (labels, entities) written."""
-    if not pairs:
-        return 0, 0
-    ids = [article_id for article_id, _ in pairs]
-    labels, entities, classes = [], [], []
-    for article_id, c in pairs:
-        classes.append((article_id, c.version, Json(c.scores)))
-        labels += [(article_id, lab, round(c.scores[lab], 4), c.evidence.get(lab, [])[:10], c.version)
-                   for lab in c.labels]
-        entities += [(article_id, e.kind, e.id, e.name, e.mentions) for e in c.entities]
-    cur.execute("DELETE FROM article_labels WHERE article_id = ANY(%s)", (ids,))
-    cur.execute("DELETE FROM article_entities WHERE article_id = ANY(%s)", (ids,))
-    if labels:
-        execute_values(cur, "INSERT INTO article_labels (article_id, label, score, evidence, classifier_version) "
-                            "VALUES %s", labels, template="(%s, %s, %s, %s::text[], %s)", page_size=5000)
-    if entities:
-        execute_values(cur, "INSERT INTO article_entities (article_id, kind, entity_id, name, mentions) VALUES %s",
-                       entities, page_size=5000)
-    execute_values(
-        cur,
-        """INSERT INTO article_classifications (article_id, classifier_version, scores) VALUES %s
-           ON CONFLICT (article_id) DO UPDATE SET classifier_version = EXCLUDED.classifier_version,
-               scores = EXCLUDED.scores, classified_at = now()""",
-        classes, page_size=5000,
-    )
-    return len(labels), len(entities)
 
 
 # --- stage 5: record the run --------------------------------------------------------------------------------------------

@@ -146,6 +146,37 @@ def load_run_summary(conn, run_id: int | None = None, trigger: str | None = None
     return row[0] if row and row[0] else None
 
 
+# --- labels ---------------------------------------------------------------------------------------------------------
+
+def store_classifications(cur, pairs: list[tuple[int, object]]) -> tuple[int, int]:
+    """Replace the labels, entities and classification rows of these articles; return (labels, entities) written."""
+    if not pairs:
+        return 0, 0
+    ids = [article_id for article_id, _ in pairs]
+    labels, entities, classes = [], [], []
+    for article_id, c in pairs:
+        classes.append((article_id, c.version, Json(c.scores)))
+        labels += [(article_id, lab, round(c.scores[lab], 4), c.evidence.get(lab, [])[:10], c.version)
+                   for lab in c.labels]
+        entities += [(article_id, e.kind, e.id, e.name, e.mentions) for e in c.entities]
+    cur.execute("DELETE FROM article_labels WHERE article_id = ANY(%s)", (ids,))
+    cur.execute("DELETE FROM article_entities WHERE article_id = ANY(%s)", (ids,))
+    if labels:
+        execute_values(cur, "INSERT INTO article_labels (article_id, label, score, evidence, classifier_version) "
+                            "VALUES %s", labels, template="(%s, %s, %s, %s::text[], %s)", page_size=5000)
+    if entities:
+        execute_values(cur, "INSERT INTO article_entities (article_id, kind, entity_id, name, mentions) VALUES %s",
+                       entities, page_size=5000)
+    execute_values(
+        cur,
+        """INSERT INTO article_classifications (article_id, classifier_version, scores) VALUES %s
+           ON CONFLICT (article_id) DO UPDATE SET classifier_version = EXCLUDED.classifier_version,
+               scores = EXCLUDED.scores, classified_at = now()""",
+        classes, page_size=5000,
+    )
+    return len(labels), len(entities)
+
+
 # --- feeds ----------------------------------------------------------------------------------------------------------
 
 def sync_feeds(conn, specs: list[FeedSpec]) -> list[int]:
