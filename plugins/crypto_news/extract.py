@@ -490,7 +490,18 @@ def trusted_date(dt: datetime | None, now: datetime | None = None) -> datetime |
     return dt
 
 
-def _jsonld_values(tree, key: str) -> list:
+def _jsonld_docs(tree) -> list:
+    """The page's JSON-LD objects (at most 10 scripts), parsed once."""
+    docs = []
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()')[:10]:
+        try:
+            docs.append(json.loads(script))
+        except (ValueError, RecursionError):
+            continue
+    return docs
+
+
+def _jsonld_values(docs: list, key: str) -> list:
     found = []
 
     def walk(obj, depth=0):
@@ -506,17 +517,15 @@ def _jsonld_values(tree, key: str) -> list:
             for v in obj:
                 walk(v, depth + 1)
 
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()')[:10]:
-        try:
-            walk(json.loads(script))
-        except (ValueError, RecursionError):
-            continue
+    for doc in docs:
+        walk(doc)
     return found
 
 
-def _page_timestamp(tree) -> datetime | None:
+def _page_timestamp(tree, docs: list | None = None) -> datetime | None:
     """Full publication timestamp from JSON-LD or article meta tags (these carry a time of day)."""
-    candidates = [v for v in _jsonld_values(tree, "datePublished") if isinstance(v, str)]
+    docs = _jsonld_docs(tree) if docs is None else docs
+    candidates = [v for v in _jsonld_values(docs, "datePublished") if isinstance(v, str)]
     for xp in _DATE_XPATHS:
         candidates.extend(tree.xpath(xp))
     for value in candidates:
@@ -709,6 +718,27 @@ def _first(tree, *xpaths: str) -> str | None:
     return None
 
 
+def _meta_tags(tree) -> dict[str, list[str]]:
+    """<meta> contents by their property or name (lower case), read in one pass over the document's meta tags."""
+    out: dict[str, list[str]] = {}
+    for m in tree.iter("meta"):
+        key = (m.get("property") or m.get("name") or "").strip().lower()
+        content = m.get("content")
+        if key and content and content.strip():
+            out.setdefault(key, []).append(content)
+    return out
+
+
+def _meta(metas: dict[str, list[str]], *keys: str) -> str | None:
+    """The first usable content among these meta keys, in order (an author given as a URL is not a name)."""
+    for key in keys:
+        for value in metas.get(key, ()):
+            value = clean_str(" ".join(value.split()))
+            if value and not (key.endswith("author") and value.startswith("http")):
+                return value
+    return None
+
+
 def _jsonld_name(values) -> str | None:
     names = []
     for v in values:
@@ -726,19 +756,16 @@ def _metadata(tree, doc, url) -> PageResult:
     pass (with its date search) costs about a third of the extraction time for the same fields.
     """
     r = PageResult(status="ok")
-    r.title = _first(tree, '//meta[@property="og:title"]/@content', '//meta[@name="twitter:title"]/@content') \
-        or clean_str(_page_title(tree)) or _first(tree, "//h1//text()")
-    r.author = _first(tree, '//meta[@name="author"]/@content', '//meta[@property="article:author"]'
-                      '[not(starts-with(@content, "http"))]/@content', '//meta[@name="parsely-author"]/@content') \
-        or _jsonld_name(_jsonld_values(tree, "author")) or _first(tree, '//a[@rel="author"]//text()')
-    r.sitename = _first(tree, '//meta[@property="og:site_name"]/@content',
-                        '//meta[@name="application-name"]/@content') \
-        or _jsonld_name(_jsonld_values(tree, "publisher"))
-    r.description = _first(tree, '//meta[@name="description"]/@content', '//meta[@property="og:description"]/@content')
-    r.image = _first(tree, '//meta[@property="og:image"]/@content', '//meta[@name="twitter:image"]/@content')
+    docs = _jsonld_docs(tree)
+    metas = _meta_tags(tree)
+    r.title = _meta(metas, "og:title", "twitter:title") or clean_str(_page_title(tree)) \
+        or _first(tree, "//h1//text()")
+    r.author = _meta(metas, "author", "article:author", "parsely-author") \
+        or _jsonld_name(_jsonld_values(docs, "author")) or _first(tree, '//a[@rel="author"]//text()')
+    r.sitename = _meta(metas, "og:site_name", "application-name") or _jsonld_name(_jsonld_values(docs, "publisher"))
+    r.description = _meta(metas, "description", "og:description")
+    r.image = _meta(metas, "og:image", "twitter:image")
     r.lang = clean_str(_page_lang(tree, None))
-    r.tags = _tag_list(tree.xpath('//meta[@property="article:tag"]/@content'),
-                       tree.xpath('//meta[@property="article:section"]/@content'),
-                       tree.xpath('//meta[@name="keywords"]/@content'))
-    r.published = _page_timestamp(tree)
+    r.tags = _tag_list(metas.get("article:tag"), metas.get("article:section"), metas.get("keywords"))
+    r.published = _page_timestamp(tree, docs)
     return r
