@@ -36,10 +36,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
@@ -261,11 +260,9 @@ def main() -> None:
     server.start()
     ready.wait(60)
 
-    dbname = f"cn_bench_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(ADMIN_URL)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{dbname}"')
-    db_url = urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + dbname))
+    from crypto_news import db
+
+    db_url = db.create_scratch_database(ADMIN_URL, "cn_bench")
     tmp = Path(tempfile.mkdtemp(prefix="cn-bench-"))
     feeds_file = tmp / "feeds.yml"
     feeds_file.write_text("feeds:\n" + "".join(
@@ -296,8 +293,7 @@ def main() -> None:
     finally:
         stop.set()
         server.join(10)
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        admin.close()
+        db.drop_database(ADMIN_URL, db_url)
 
     ours = n_articles / wall1
     result = {

@@ -21,13 +21,10 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-import psycopg2  # noqa: E402
-from psycopg2 import sql  # noqa: E402
 
 from crypto_news import db, store  # noqa: E402
 from crypto_news.feedparse import FeedItem  # noqa: E402
@@ -52,8 +49,6 @@ NAIVE_SOURCE_SQL = """
 """
 
 
-def with_dbname(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def text_of(rng: random.Random, chars: int) -> str:
@@ -133,12 +128,7 @@ def main(argv=None) -> int:
     payload = sum(len(i.title) + len(i.summary) + len(i.content) for i in items) / len(items)
     print(f"{args.rows:,} synthetic items, {payload / 1024:.1f} KB of text each on average")
 
-    name = f"cn_bench_load_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = psycopg2.connect(args.admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_dbname(args.admin_url, name)
+    url = db.create_scratch_database(args.admin_url, "cn_bench_load")
     try:
         db.migrate(url)
         conn = db.connect(url, application_name="crypto-news bench load")
@@ -157,9 +147,7 @@ def main(argv=None) -> int:
         assert count(conn) == (args.rows, args.rows), count(conn)
         conn.close()
     finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
+        db.drop_database(args.admin_url, url)
 
     naive_rate, batched_rate = args.rows / naive_s, args.rows / batched_s
     print(f"row by row (INSERT + COMMIT per article): {naive_s:8.1f} s  {naive_rate:10,.0f} articles/s")

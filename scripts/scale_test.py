@@ -22,14 +22,12 @@ import os
 import re
 import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
 from crypto_news import db  # noqa: E402
@@ -161,8 +159,6 @@ FROM articles WHERE article_id % 5 = 0;
 """
 
 
-def with_dbname(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def query_files() -> list[Path]:
@@ -222,12 +218,7 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
     args = ap.parse_args(argv)
 
-    name = f"cn_scale_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = psycopg2.connect(args.admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_dbname(args.admin_url, name)
+    url = db.create_scratch_database(args.admin_url, "cn_scale")
     t_all = time.monotonic()
     failed = False
     try:
@@ -320,11 +311,9 @@ def main(argv=None) -> int:
         conn.close()
     finally:
         if args.keep:
-            print(f"\nkept database {name}")
+            print(f"\nkept database {urlsplit(url).path.lstrip('/')}")
         else:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
+            db.drop_database(args.admin_url, url)
     print(f"\ntotal {time.monotonic() - t_all:.0f} s; "
           + ("FAIL: a query scans the articles table sequentially" if failed else "every query uses indexes on articles"))
     return 1 if failed else 0

@@ -9,11 +9,10 @@ import os
 import sys
 import tempfile
 import threading
-import uuid
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -44,30 +43,21 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
-def _with_dbname(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + dbname))
-
-
 @contextmanager
 def temporary_database():
     """Create a fresh, empty database on the test server and drop it afterwards."""
     import psycopg2
 
-    name = f"cn_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    from crypto_news import db
+
     try:
-        admin = psycopg2.connect(ADMIN_URL, connect_timeout=5)
+        url = db.create_scratch_database(ADMIN_URL, "cn_test")
     except psycopg2.OperationalError as exc:  # pragma: no cover - environment problem
         pytest.fail(f"test PostgreSQL not reachable at {ADMIN_URL}: {exc}")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield _with_dbname(ADMIN_URL, name)
+        yield url
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        db.drop_database(ADMIN_URL, url)
 
 
 def query(url: str, sql: str, *args):

@@ -23,6 +23,7 @@ from sitekit import serve_site, write_feed_list
 
 from crypto_news import pipeline
 from crypto_news.config import Settings
+from conftest import query as _execute
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "sql" / "queries"
@@ -35,14 +36,6 @@ LABELS = {"price-falls": set(), "china-blockchain-mining-ban": {"regulation", "a
           "defi-exploit": set(), "copy": {"regulation"}, "old": {"regulation"}}
 
 
-def _execute(url, statement, params=()):
-    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
 
 
 def _add_rows(url) -> dict:

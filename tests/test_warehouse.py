@@ -12,19 +12,12 @@ from sitekit import serve_site, write_feed_list
 
 from crypto_news import pipeline
 from crypto_news.config import Settings
+from conftest import query as q
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 VIEWS = {"v_articles", "v_label_daily", "v_entity_label_daily", "v_feed_health", "v_pipeline_runs"}
 
 
-def q(url, statement, *args):
-    conn = psycopg2.connect(url, options="-c search_path=crypto_news")
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(statement, args)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
 
 
 @pytest.fixture
