@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -87,10 +87,3 @@ def score(pairs: Iterable[tuple[str | None, str | None]]) -> Score:
     f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return Score(f1=f1, precision=p, recall=r, accuracy=exact / n if n else 0.0, n_docs=n)
 
-
-def score_mapping(predicted: Mapping[str, str | None], truth: Mapping[str, str]) -> Score:
-    """Score predictions keyed by document id against ground-truth texts keyed the same way.
-
-    A document missing from ``predicted`` counts as an empty prediction.
-    """
-    return score((predicted.get(key), text) for key, text in truth.items())
