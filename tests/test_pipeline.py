@@ -138,3 +138,43 @@ def test_cli_unreachable_database_is_one_clear_line():
     assert proc.returncode == 2
     assert proc.stderr.startswith("crypto-news: cannot connect to postgresql://u:***@127.0.0.1:9/none")
     assert "s3cret-pw" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_page_whose_extraction_hangs_is_marked_timeout_and_the_rest_load(migrated_db, http_server, tmp_path,
+                                                                          monkeypatch):
+    """A page stuck in extraction is given up after the time limit; it keeps the feed's text with the reason
+    recorded, and every other article is stored meanwhile."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    release = threading.Event()
+
+    class StuckOnOnePage(pipeline._Extractor):
+        def __init__(self, workers):
+            super().__init__(1)
+            self.pool = ThreadPoolExecutor(2)
+
+        def submit(self, body, url, content_type, packed=False, title=None, summary=None):
+            def work():
+                if "hashrate-record" in url:
+                    release.wait(30)
+                return pipeline.process_page(body, url, content_type, packed, title, summary)
+            return self.pool.submit(work)
+
+        def close(self):
+            release.set()
+            self.pool.shutdown(wait=True)
+
+    monkeypatch.setattr(pipeline, "_Extractor", StuckOnOnePage)
+    monkeypatch.setattr(pipeline, "EXTRACT_TIMEOUT_S", 1.5)
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server))
+    started = time.monotonic()
+    pipeline.run(migrated_db, feeds, SETTINGS)
+    assert time.monotonic() - started < 25  # the stuck page did not hold the run for its 30 s
+
+    rows = dict((r[0].split("/news/")[1], r[1:]) for r in q(
+        migrated_db, "SELECT canonical_url, extract_state, extract_error_kind, text_source, extract_error FROM articles"))
+    state, kind, source, error = rows.pop("hashrate-record")
+    assert (state, kind, source) == ("done", "timeout", "feed_summary") and "longer than 2 s" in error
+    assert len(rows) == 5 and all(r[:3] == ("done", None, "page") for r in rows.values()), rows

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import queue
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -390,15 +391,23 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
     """The extraction pipeline. ``fetch(row) -> (Obtained, bytes | None)`` runs on ``threads`` I/O threads; each
     body goes to the extraction workers as soon as it arrives; finished articles are written in batches of
     ``extract_batch`` (one transaction each) while the workers carry on. At most ``window`` articles are in flight,
-    which bounds memory."""
+    which bounds memory.
+
+    Completed futures report to one queue, so each completion costs the loop O(1), however many are in flight;
+    extraction time limits are checked once a second."""
     counts = {"articles": 0, "page": 0, "feed_content": 0, "feed_summary": 0, "none": 0, "retry": 0}
     window = max(4 * threads, 2 * settings.extract_batch)
     done_rows: list[dict] = []
     done_results: list[Obtained] = []
-    fetching: dict[Future, dict] = {}
-    extracting: dict[Future, tuple[dict, Obtained, float]] = {}
+    completed: queue.SimpleQueue = queue.SimpleQueue()
+    in_flight = 0
+    extracting: dict[Future, tuple[dict, Obtained]] = {}
+    running_since: dict[Future, float] = {}
+    next_check = time.monotonic() + 1.0
 
     def finish(row: dict, res: Obtained) -> None:
+        nonlocal in_flight
+        in_flight -= 1
         done_rows.append(row)
         done_results.append(res)
         if len(done_rows) >= settings.extract_batch:
@@ -415,34 +424,44 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
     with ThreadPoolExecutor(threads) as pool:
         exhausted = False
         while True:
-            while not exhausted and len(fetching) + len(extracting) < window:
+            while not exhausted and in_flight < window:
                 row = next(rows, None)
                 if row is None:
                     exhausted = True
                     break
-                fetching[pool.submit(fetch, row)] = row
-            if not fetching and not extracting:
+                in_flight += 1
+                pool.submit(fetch, row).add_done_callback(lambda f, row=row: completed.put((f, row)))
+            if not in_flight:
                 break
-            ready, _ = wait([*fetching, *extracting], timeout=5.0, return_when=FIRST_COMPLETED)
-            for fut in ready:
-                if fut in fetching:
-                    row = fetching.pop(fut)
-                    res, body = fut.result()
-                    if body is None:
-                        finish(row, res)
-                    else:
-                        job = extractor.submit(body, res.page_url, res.content_type, row.get("packed", False),
-                                               row["title"], row["summary"])
-                        extracting[job] = (row, res, time.monotonic())
-                else:
-                    row, res, _ = extracting.pop(fut)
-                    finish(row, _extracted(res, fut))
-            now = time.monotonic()
-            for job, (row, res, since) in list(extracting.items()):
-                if job.running() and now - since > EXTRACT_TIMEOUT_S:  # abandoned: the page is marked, not lost
-                    extracting.pop(job)
-                    res.error_kind, res.error = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
+            try:
+                fut, row = completed.get(timeout=1.0)
+            except queue.Empty:  # nothing finished within a second: only the time limits are checked
+                fut, row = None, None
+            if row is not None:  # a fetch finished
+                res, body = fut.result()
+                if body is None:
                     finish(row, res)
+                else:
+                    job = extractor.submit(body, res.page_url, res.content_type, row.get("packed", False),
+                                           row["title"], row["summary"])
+                    extracting[job] = (row, res)
+                    job.add_done_callback(lambda f: completed.put((f, None)))
+            elif fut in extracting:  # an extraction finished (one abandoned for its time is ignored)
+                row, res = extracting.pop(fut)
+                running_since.pop(fut, None)
+                finish(row, _extracted(res, fut))
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + 1.0
+                for job in list(extracting):
+                    if not job.running():
+                        continue
+                    since = running_since.setdefault(job, now)
+                    if now - since > EXTRACT_TIMEOUT_S:  # abandoned: the page is marked, not lost
+                        row, res = extracting.pop(job)
+                        running_since.pop(job)
+                        res.error_kind, res.error = "timeout", f"extraction took longer than {EXTRACT_TIMEOUT_S:.0f} s"
+                        finish(row, res)
     if done_rows:
         flush()
     return counts
