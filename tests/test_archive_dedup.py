@@ -111,3 +111,39 @@ def test_fingerprints_ignore_case_and_spacing_and_separate_stories():
         for j in range(i + 1, len(hashes)):
             assert dedup.hamming(hashes[i], hashes[j]) > dedup.NEAR_DUPLICATE_MAX_BITS
     assert -(2 ** 63) <= hashes[0] < 2 ** 63
+
+
+def _plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_duplicate_checks_read_the_index_not_every_earlier_article(migrated_db):
+    """The check for an earlier copy is one index range (hash or band, then article_id), whatever the table size:
+    no plan combines it with a range scan of the primary key over all earlier articles."""
+    conn = psycopg2.connect(migrated_db, options="-c search_path=crypto_news")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("""
+                INSERT INTO articles (canonical_url, url, extract_state, text_source, content_hash, simhash)
+                SELECT 'https://example.org/a/' || i, 'https://example.org/a/' || i, 'done', 'page',
+                       md5((i % 300)::text), (hashtextextended((i % 300)::text, 0) # (i % 3))
+                FROM generate_series(1, 6000) AS i""")
+            cur.execute("ANALYZE articles")
+            cur.execute("SELECT array_agg(article_id) FROM (SELECT article_id FROM articles "
+                        "ORDER BY article_id DESC LIMIT 200) t")
+            ids = cur.fetchone()[0]
+            for statement in (pipeline._MARK_DUPLICATES_SQL, pipeline._MARK_NEAR_DUPLICATES_SQL):
+                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
+                            {"ids": ids, "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
+                nodes = list(_plan_nodes(cur.fetchone()[0][0]["Plan"]))
+                range_scans = [n for n in nodes if n.get("Index Name") == "articles_pkey"
+                               and "<" in n.get("Index Cond", "")]
+                assert not range_scans, range_scans
+                used = {n.get("Index Name") for n in nodes}
+                assert used & {"articles_content_hash_idx", "articles_simhash_band0_idx"}, used
+            cur.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL")
+            assert cur.fetchone()[0] == 200  # each of the 200 has earlier copies (same hash every 300 ids)
+    finally:
+        conn.close()
