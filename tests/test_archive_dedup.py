@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 
 import psycopg2
 import pytest
+import zstandard
 from sitekit import FIXTURES, serve_site, write_feed_list
 
 from crypto_news import archive, dedup, pipeline
@@ -19,14 +21,26 @@ SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_
 def test_pages_are_archived_compressed_and_content_addressed(migrated_db, http_server, tmp_path):
     feeds = write_feed_list(tmp_path / "f.yml", serve_site(http_server))
     pipeline.run(migrated_db, feeds, SETTINGS)
-    rows = q(migrated_db, """SELECT a.page_url, p.sha256, p.content, p.raw_bytes, p.stored_bytes
+    rows = q(migrated_db, """SELECT a.page_url, p.sha256, p.content, p.compression, p.raw_bytes, p.stored_bytes
                              FROM articles a JOIN page_archive p ON p.sha256 = a.page_sha256""")
     assert len(rows) == 6
-    for page_url, sha, content, raw_bytes, stored in rows:
+    for page_url, sha, content, compression, raw_bytes, stored in rows:
         slug = re.split(r"[?#]", page_url.rsplit("/", 1)[1])[0]
         original = (FIXTURES / "site" / f"{slug}.html").read_bytes()
+        assert compression == "zstd" and zstandard.ZstdDecompressor().decompress(bytes(content)) == original
         assert archive.unpack(bytes(content)) == original
         assert archive.pack(original)[0] == sha and raw_bytes == len(original) and stored < raw_bytes
+
+
+def test_unpack_reads_rows_stored_as_gzip_and_refuses_to_inflate_past_the_limit():
+    page = (FIXTURES / "site" / "hashrate-record.html").read_bytes()
+    assert archive.unpack(gzip.compress(page)) == page  # rows archived before zstd
+    zeros = b"\0" * (8 * 1024 * 1024)
+    for bomb in (zstandard.ZstdCompressor(level=19).compress(zeros), gzip.compress(zeros, 9)):
+        assert len(bomb) < 10_000
+        with pytest.raises(ValueError, match="decompression limit"):
+            archive.unpack(bomb, limit=1024 * 1024)
+        assert archive.unpack(bomb, limit=len(zeros)) == zeros
 
 
 def test_reextract_uses_the_archive_only(migrated_db, http_server, tmp_path):
@@ -34,6 +48,10 @@ def test_reextract_uses_the_archive_only(migrated_db, http_server, tmp_path):
     pipeline.run(migrated_db, feeds, SETTINGS)
     before = dict(q(migrated_db, "SELECT article_id, text FROM articles"))
     q(migrated_db, "UPDATE articles SET text = 'stale', word_count = 1")
+    # half the pages as rows written before zstd: both formats are read back
+    for sha, content in q(migrated_db, "SELECT sha256, content FROM page_archive ORDER BY sha256 LIMIT 3"):
+        q(migrated_db, "UPDATE page_archive SET content = %s, compression = 'gzip' WHERE sha256 = %s",
+          gzip.compress(archive.unpack(bytes(content))), sha)
     http_server.close()  # no network from here on
 
     counts = pipeline.reextract_articles(migrated_db, None, SETTINGS)
