@@ -96,6 +96,18 @@ def test_classification_does_not_rewrite_articles(loaded_db):
     assert q(loaded_db, "SELECT article_id, xmin::text FROM articles ORDER BY 1") == before
 
 
+def test_a_backlog_labelled_by_worker_processes_matches_labelling_inline(loaded_db):
+    labels = "SELECT article_id, label, score, classifier_version FROM article_labels ORDER BY 1, 2"
+    inline = q(loaded_db, labels)
+    assert inline
+    q(loaded_db, "DELETE FROM article_classifications")
+    q(loaded_db, "DELETE FROM article_labels")
+    counts = pipeline.classify_articles(loaded_db, batch_size=2, workers=2)  # full first batch: the worker pool
+    assert counts["articles"] == 6
+    assert q(loaded_db, labels) == inline
+    assert pipeline.classify_articles(loaded_db, batch_size=2, workers=2)["articles"] == 0  # idempotent
+
+
 # --- views on pipeline data ----------------------------------------------------------------------------------------
 
 def test_v_articles_matches_the_tables(loaded_db):

@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, read_yaml
 from .entities import Entity, PhraseMatcher, analyse, canonical_hash, canonical_phrase, get_tagger
 
 LABELS = ("regulation", "adoption", "mining")
@@ -131,7 +130,7 @@ class Classification:
 class Classifier:
     def __init__(self, taxonomy_path: str | Path | None = None):
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else DEFAULT_TAXONOMY_FILE
-        data = yaml.safe_load(self.taxonomy_path.read_text(encoding="utf-8"))
+        data = read_yaml(self.taxonomy_path)
         self.tagger = get_tagger()
         digest = canonical_hash({"taxonomy": data, "entities": self.tagger.hash})
         self.version = f"{data['version']}+{digest[:8]}"
@@ -296,6 +295,13 @@ class Classifier:
 @lru_cache(maxsize=1)
 def get_classifier() -> Classifier:
     return Classifier()
+
+
+def classify_rows(rows: list[tuple]) -> list[tuple[int, Classification]]:
+    """(article_id, Classification) for (article_id, title, summary, text) rows: the labelling workers' task (it
+    lives here so that a labelling worker imports only this module)."""
+    classifier = get_classifier()
+    return [(article_id, classifier.classify(title, summary, text)) for article_id, title, summary, text in rows]
 
 
 # ---------------------------------------------------------------------------------------------------------

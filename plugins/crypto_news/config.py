@@ -16,6 +16,15 @@ DEFAULT_FEEDS_FILE = PROJECT_ROOT / "config" / "feeds.yml"
 DEFAULT_CONTACT = "https://example.org/crypto-news"
 
 
+def read_yaml(path: Path):
+    """A reviewed YAML file's content (taxonomy, entities), parsed by libyaml when PyYAML was built with it: the
+    same result as ``yaml.safe_load``, about eight times faster, which every worker process pays at start."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+
+
 def _env_int(env, name: str, default: int, minimum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:

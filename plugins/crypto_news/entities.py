@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, read_yaml
 
 DEFAULT_ENTITIES_FILE = PROJECT_ROOT / "config" / "entities.yml"
 KINDS = ("jurisdiction", "regulator", "asset")
@@ -223,7 +222,7 @@ def _check_strings(path, section: str, item: dict) -> None:
 class EntityTagger:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else DEFAULT_ENTITIES_FILE
-        data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        data = read_yaml(self.path)
         self.hash = canonical_hash(data)
         self.version = str(data.get("version", "0"))
         self.names: dict[tuple, str] = {}  # (kind, id) -> display name

@@ -15,6 +15,7 @@ import multiprocessing
 import queue
 import time
 import uuid
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -208,15 +209,23 @@ def process_page(body: bytes, url: str | None, content_type: str | None, packed:
     return work
 
 
+def _worker_context(extraction: bool = True):
+    """Start method of the worker pools: a fork server (the pipeline's own process, which runs threads, is never
+    forked) that imports what the workers need (trafilatura only for extraction) and builds the classifier once;
+    each worker is forked from it ready to work. The first pool of a process starts the fork server."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["crypto_news.pipeline", "crypto_news.extract", "crypto_news.warm"] if extraction
+                               else ["crypto_news.warm"])
+    return ctx
+
+
 class _Extractor:
     """Runs :func:`process_page` in worker processes (CPU-bound), or inline when there is one worker."""
 
     def __init__(self, workers: int):
         self.pool = None
         if workers > 1:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["crypto_news.pipeline", "crypto_news.extract", "crypto_news.classify"])
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
 
     def submit(self, body: bytes, url: str | None, content_type: str | None, packed: bool = False,
                title: str | None = None, summary: str | None = None) -> Future:
@@ -526,12 +535,7 @@ _TO_CLASSIFY_SQL = """
 """
 
 
-def _classify_rows(rows: list[tuple]) -> list[tuple[int, object]]:
-    """(article_id, Classification) for (article_id, title, summary, text) rows. Runs in a worker or inline."""
-    from .classify import get_classifier
-
-    classifier = get_classifier()
-    return [(article_id, classifier.classify(title, summary, text)) for article_id, title, summary, text in rows]
+CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
 
 
 def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 2000,
@@ -540,9 +544,10 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent.
 
     Only the start of the body is read from the database (the classifier looks at the lede). A large backlog (a
-    re-classification after a taxonomy change) is labelled by worker processes on all cores, the next batch being
-    labelled while the previous one is written."""
-    from .classify import get_classifier
+    re-classification after a taxonomy change) is labelled by worker processes on all cores in chunks of
+    ``CLASSIFY_CHUNK`` articles, each chunk written (one transaction) as soon as it is labelled while the workers go
+    on with the next ones."""
+    from .classify import classify_rows, get_classifier
 
     classifier = get_classifier()
     workers = workers or Settings.from_env().extract_workers
@@ -565,23 +570,21 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
             cur.itersize = batch_size
             cur.execute(_TO_CLASSIFY_SQL, {"version": classifier.version, "chars": _body_chars(classifier)})
             reader.commit()
-            pending: list[Future] = []
+            pending: deque[Future] = deque()  # labelled chunks, written in order as they come back
             while True:
                 rows = cur.fetchmany(batch_size)
                 if pool is None and workers > 1 and len(rows) == batch_size:  # a backlog: worth the workers
-                    ctx = multiprocessing.get_context("forkserver")
-                    ctx.set_forkserver_preload(["crypto_news.classify"])
-                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(extraction=False))
                 if pool is None:
                     if rows:
-                        write(_classify_rows(rows))
+                        write(classify_rows(rows))
                         continue
                     break
-                step = -(-len(rows) // workers) if rows else 1
-                chunks = [pool.submit(_classify_rows, rows[i:i + step]) for i in range(0, len(rows), step)]
-                for fut in pending:  # write the previous batch while this one is being labelled
-                    write(fut.result())
-                pending = chunks
+                for i in range(0, len(rows), CLASSIFY_CHUNK):
+                    pending.append(pool.submit(classify_rows, rows[i:i + CLASSIFY_CHUNK]))
+                # write what is done while the workers label the rest; keep enough queued to keep them busy
+                while pending and (not rows or len(pending) > 2 * workers):
+                    write(pending.popleft().result())
                 if not rows:
                     break
         return counts
