@@ -208,14 +208,15 @@ class Classifier:
         self.cue_cased = PhraseMatcher(self.cue_cased_keys, lower=False)
 
     def _cues(self, field) -> dict:
-        """(role, index) -> surface of the first phrase found in an analysed unit."""
+        """(role, index) -> surface of a phrase found in an analysed unit (of the phrases found for a role, the first
+        in sorted order, so that the result never depends on set iteration order, which varies between processes)."""
         hits: dict = {}
         if not field.original:
             return hits
-        for p, (_n, surface) in self.cue_lower.count(field).items():
+        for p, (_n, surface) in sorted(self.cue_lower.count(field).items()):
             for key in self.cue_lower_keys[p]:
                 hits.setdefault(key, surface)
-        for p, (_n, surface) in self.cue_cased.count(field).items():
+        for p, (_n, surface) in sorted(self.cue_cased.count(field).items()):
             for key in self.cue_cased_keys[p]:
                 hits.setdefault(key, surface)
         return hits

@@ -65,6 +65,7 @@ class FieldText:
     words: Counter  # lower-case token -> count
     joined: str  # " tok tok ... " in lower case, single spaces
     cased_text: str  # " text " as written, punctuation as spaces
+    vocabulary: frozenset = frozenset()  # the distinct tokens: set operations with it run over the smaller side
 
 
 def analyse(text: str | None) -> FieldText:
@@ -73,7 +74,8 @@ def analyse(text: str | None) -> FieldText:
     original = text
     cleaned = clean(original)
     tokens = cleaned.lower().split()
-    return FieldText(original, Counter(tokens), " " + " ".join(tokens) + " ", " " + cleaned + " ")
+    words = Counter(tokens)
+    return FieldText(original, words, " " + " ".join(tokens) + " ", " " + cleaned + " ", frozenset(words))
 
 
 class PhraseMatcher:
@@ -132,20 +134,19 @@ class PhraseMatcher:
 
     def count(self, field: FieldText) -> dict[str, list]:
         """phrase -> [count, surface form of the first match]."""
-        words, joined = field.words, field.joined
+        words, joined, vocabulary = field.words, field.joined, field.vocabulary
         if not self.lower:
             found = {}
-            for low in self.cased_forms.keys() & words.keys():
+            for low in self.cased_forms.keys() & vocabulary:
                 for p in self.cased_forms[low]:
                     n = field.cased_text.count(" " + p + " ")
                     if n:
                         found[p] = [n, p]
             return found
-        keys = words.keys()
-        found: dict[str, list] = {w: [words[w], w] for w in self.single.intersection(words)}
+        found: dict[str, list] = {w: [words[w], w] for w in self.single & vocabulary}
         if self.prefixes:
             cache = self.cache
-            new = [w for w in keys if w not in cache]  # not `keys - cache.keys()`: that walks the whole cache
+            new = vocabulary.difference(cache)  # in C, over the field's words only (the cache is a dict)
             if new:
                 if len(self.cache) > self.CACHE_LIMIT:
                     self.cache.clear()
@@ -155,14 +156,16 @@ class PhraseMatcher:
                     self.cache[w] = hit
                     if hit:
                         self.wild_tokens.add(w)
-            for w in keys & self.wild_tokens:
+            for w in vocabulary & self.wild_tokens:
                 p = self.cache[w]
-                if p in found:
-                    found[p][0] += words[w]
-                else:
+                entry = found.get(p)
+                if entry is None:
                     found[p] = [words[w], w]
+                else:  # several words share the prefix: counts add up, the surface form is the first in order
+                    entry[0] += words[w]
+                    entry[1] = min(entry[1], w)
         nested = []
-        for w in self.first_words.intersection(words):
+        for w in self.first_words & vocabulary:
             for p, rx, inner, others in self.multi[w]:
                 if others and not all(x in words for x in others):
                     continue
