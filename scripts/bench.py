@@ -171,20 +171,31 @@ def naive_pipeline(db_url: str, urls: list[str]) -> float:
     return rate
 
 
+_CMDLINES: dict[tuple[int, str], str] = {}  # (pid, start time) -> command line, read once per process
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def _proc_table() -> dict[int, tuple[int, str, float, int]]:
-    """pid -> (parent pid, command line, CPU seconds, resident KB) for every process we can read."""
+    """pid -> (parent pid, command line, CPU seconds, resident KB) for every process we can read.
+
+    One read of /proc/<pid>/stat per process (the command line is read once per process): the sampler must cost
+    next to nothing, as it shares the cores with what it measures."""
     tick = os.sysconf("SC_CLK_TCK")
     table = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
-            fields = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
-            cmd = open(f"/proc/{d}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-            rss = next((int(line.split()[1]) for line in open(f"/proc/{d}/status") if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{d}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            key = (int(d), fields[19].decode())  # start time: a reused pid is another process
+            cmd = _CMDLINES.get(key)
+            if cmd is None:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = _CMDLINES[key] = f.read().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, IndexError, ValueError):
             continue
-        table[int(d)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick, rss)
+        table[int(d)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick, int(fields[21]) * _PAGE_KB)
     return table
 
 
@@ -203,7 +214,7 @@ def _descendants(table, root: int) -> list[int]:
 def run_pipeline(db_url: str, feeds_file: Path, env_extra: dict) -> tuple[dict, float, float, dict]:
     """(summary, wall seconds, peak RSS MB of the process tree, CPU seconds by part) of one `crypto-news run --json`.
 
-    CPU seconds are read from /proc every 0.2 s: the run's main process, its extraction workers, and the database
+    CPU seconds are read from /proc every 0.5 s: the run's main process, its extraction workers, and the database
     server's backends serving this database (a process's last sample before it exits is what counts)."""
     env = {**os.environ, **env_extra, "CRYPTO_NEWS_DB_URL": db_url}
     dbname = urlsplit(db_url).path.lstrip("/")
@@ -222,7 +233,7 @@ def run_pipeline(db_url: str, feeds_file: Path, env_extra: dict) -> tuple[dict, 
         for pid, (_ppid, cmd, seconds, _rss) in table.items():
             if cmd.startswith("postgres:") and f" {dbname} " in cmd:
                 cpu[pid] = ("database", seconds)
-        time.sleep(0.2)
+        time.sleep(0.5)
     wall = time.perf_counter() - started
     out, err = proc.communicate()
     if proc.returncode != 0:
