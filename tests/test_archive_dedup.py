@@ -149,19 +149,52 @@ def test_duplicate_checks_read_the_index_not_every_earlier_article(migrated_db):
                        md5((i % 300)::text), (hashtextextended((i % 300)::text, 0) # (i % 3))
                 FROM generate_series(1, 6000) AS i""")
             cur.execute("ANALYZE articles")
-            cur.execute("SELECT array_agg(article_id) FROM (SELECT article_id FROM articles "
-                        "ORDER BY article_id DESC LIMIT 200) t")
-            ids = cur.fetchone()[0]
-            for statement in (pipeline._MARK_DUPLICATES_SQL, pipeline._MARK_NEAR_DUPLICATES_SQL):
-                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
-                            {"ids": ids, "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
-                nodes = list(_plan_nodes(cur.fetchone()[0][0]["Plan"]))
-                range_scans = [n for n in nodes if n.get("Index Name") == "articles_pkey"
-                               and "<" in n.get("Index Cond", "")]
-                assert not range_scans, range_scans
-                used = {n.get("Index Name") for n in nodes}
-                assert used & {"articles_content_hash_idx", "articles_simhash_band0_idx"}, used
-            cur.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL")
-            assert cur.fetchone()[0] == 200  # each of the 200 has earlier copies (same hash every 300 ids)
+            cur.execute("SELECT article_id, content_hash, simhash FROM articles ORDER BY article_id DESC LIMIT 200")
+            batch = cur.fetchall()
+            params = {"ids": [b[0] for b in batch], "hashes": [b[1] for b in batch],
+                      "simhashes": [b[2] for b in batch], "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS}
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + pipeline._EARLIER_COPIES_SQL, params)
+            nodes = list(_plan_nodes(cur.fetchone()[0][0]["Plan"]))
+            range_scans = [n for n in nodes if n.get("Index Name") == "articles_pkey"
+                           and "<" in n.get("Index Cond", "")]
+            assert not range_scans, range_scans
+            used = {n.get("Index Name") for n in nodes}
+            assert {"articles_content_hash_idx", "articles_simhash_band0_idx"} <= used, used
+            # each of the 200 has earlier copies (the same hash every 300 ids; the first is among ids 1-300), none
+            # within the batch
+            cur.execute("SELECT min(article_id) FROM articles")
+            first_id = cur.fetchone()[0]
+            marks = pipeline._duplicate_marks(cur, batch)
+            assert all(dup == first_id + (article_id - first_id) % 300 for article_id, (dup, _near) in marks.items())
+            assert all(near is not None and near < article_id for article_id, (_dup, near) in marks.items())
     finally:
         conn.close()
+
+
+def test_copies_within_one_batch_are_marked_like_copies_stored_earlier(migrated_db, http_server, tmp_path):
+    """The original and its copies extracted and written together (their marks are resolved within the batch, as
+    the stored fingerprints of a batch are not read): the copies point at the original all the same."""
+    original = (FIXTURES / "site" / "hashrate-record.html").read_text()
+    paragraphs = [re.sub(r"<[^>]+>", "", p) for p in re.findall(r"<p>(.*?)</p>", original, re.S)]
+    paragraphs = [p for p in paragraphs if len(p) > 60]
+    edited = [p.replace("new fleets", "fresh fleets").replace("Analysts expect", "Observers expect")
+              for p in paragraphs]
+    title = "Bitcoin hashrate hits record as difficulty climbs 5%"
+    http_server.add("/story/original", _story_page(paragraphs, title), headers={"Content-Type": "text/html"})
+    http_server.add("/story/exact", _story_page(paragraphs, title), headers={"Content-Type": "text/html"})
+    http_server.add("/story/edited", _story_page(edited, title), headers={"Content-Type": "text/html"})
+    base = http_server.url("")
+    items = "".join(f"<item><title>{t}</title><link>{base}{p}</link><pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate>"
+                    f"</item>" for t, p in (("Original", "/story/original"), ("Copy", "/story/exact"),
+                                            ("Edited", "/story/edited")))
+    http_server.add("/feeds/one.rss", f"<rss version='2.0'><channel><title>S</title>{items}</channel></rss>",
+                    headers={"Content-Type": "application/rss+xml"})
+    feeds = write_feed_list(tmp_path / "f.yml", {"One": http_server.url("/feeds/one.rss")})
+    pipeline.run(migrated_db, feeds, SETTINGS)
+
+    rows = {r[0].split(base)[-1]: r[1:] for r in q(
+        migrated_db, "SELECT url, article_id, duplicate_of, near_duplicate_of FROM articles")}
+    original_id = rows["/story/original"][0]
+    assert rows["/story/original"][1:3] == (None, None)
+    assert rows["/story/exact"][1:3] == (original_id, original_id)
+    assert rows["/story/edited"][1:3] == (None, original_id)

@@ -320,55 +320,83 @@ _UPDATE_SQL = """
         page_tags = v.page_tags, image_url = v.image_url, word_count = v.word_count, content_hash = v.content_hash,
         simhash = v.simhash, extractor = v.extractor, extractor_version = v.extractor_version,
         page_sha256 = COALESCE(v.page_sha256, a.page_sha256), page_url = COALESCE(v.page_url, a.page_url),
-        extracted_at = now(), updated_at = now()
+        duplicate_of = v.duplicate_of, near_duplicate_of = v.near_duplicate_of, extracted_at = now(), updated_at = now()
     FROM (VALUES %s) AS v(article_id, state, attempts, text, source, error_kind, error, page_title, page_author,
                           page_published_at, published_at, published_source, sitename, lang, description, page_tags,
                           image_url, word_count, content_hash, simhash, extractor, extractor_version, page_sha256,
-                          page_url)
+                          page_url, duplicate_of, near_duplicate_of)
     WHERE a.article_id = v.article_id
 """
 _UPDATE_TEMPLATE = ("(%s::bigint, %s, %s::integer, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s, %s,"
-                    " %s, %s, %s::text[], %s, %s::integer, %s, %s::bigint, %s, %s, %s, %s)")
+                    " %s, %s, %s::text[], %s, %s::integer, %s, %s::bigint, %s, %s, %s, %s, %s::bigint, %s::bigint)")
 
-# Exact duplicates: the earliest article with the same normalised-text hash.
-_MARK_DUPLICATES_SQL = """
-    UPDATE articles a SET duplicate_of = d.first_id
-    FROM (SELECT x.article_id,
-                 (SELECT min(y.article_id) FROM articles y
-                  WHERE y.content_hash = x.content_hash AND y.article_id < x.article_id) AS first_id
-          FROM articles x WHERE x.article_id = ANY(%(ids)s)) d
-    WHERE a.article_id = d.article_id AND a.article_id = ANY(%(ids)s) AND a.duplicate_of IS DISTINCT FROM d.first_id
+# Copies among the articles already stored (those of the batch being written excluded: their stored fingerprints may
+# be stale): the earliest earlier article with the same normalised-text hash, and the group (the earliest member) of
+# earlier articles whose SimHash is within max_bits, found through the four 16-bit band indexes.
+_EARLIER_COPIES_SQL = """
+    SELECT v.article_id,
+           (SELECT min(y.article_id) FROM articles y
+            WHERE y.content_hash = v.content_hash AND y.article_id < v.article_id
+              AND y.article_id <> ALL(%(ids)s::bigint[])) AS duplicate_of,
+           (SELECT min(COALESCE(y.near_duplicate_of, y.article_id)) FROM articles y
+            WHERE y.article_id < v.article_id AND y.simhash IS NOT NULL AND y.article_id <> ALL(%(ids)s::bigint[])
+              AND ((y.simhash & 65535) = (v.simhash & 65535)
+                   OR ((y.simhash >> 16) & 65535) = ((v.simhash >> 16) & 65535)
+                   OR ((y.simhash >> 32) & 65535) = ((v.simhash >> 32) & 65535)
+                   OR ((y.simhash >> 48) & 65535) = ((v.simhash >> 48) & 65535))
+              AND bit_count((y.simhash # v.simhash)::bit(64)) <= %(max_bits)s) AS near_duplicate_of
+    FROM unnest(%(ids)s::bigint[], %(hashes)s::text[], %(simhashes)s::bigint[]) AS v(article_id, content_hash, simhash)
 """
-# Near duplicates: candidates share one of the four 16-bit SimHash bands; the exact Hamming distance decides.
-_MARK_NEAR_DUPLICATES_SQL = """
-    UPDATE articles a SET near_duplicate_of = d.group_id
-    FROM (SELECT x.article_id,
-                 (SELECT min(COALESCE(y.near_duplicate_of, y.article_id)) FROM articles y
-                  WHERE y.article_id < x.article_id AND y.simhash IS NOT NULL
-                    AND ((y.simhash & 65535) = (x.simhash & 65535)
-                         OR ((y.simhash >> 16) & 65535) = ((x.simhash >> 16) & 65535)
-                         OR ((y.simhash >> 32) & 65535) = ((x.simhash >> 32) & 65535)
-                         OR ((y.simhash >> 48) & 65535) = ((x.simhash >> 48) & 65535))
-                    AND bit_count((y.simhash # x.simhash)::bit(64)) <= %(max_bits)s) AS group_id
-          FROM articles x WHERE x.article_id = ANY(%(ids)s) AND x.simhash IS NOT NULL) d
-    WHERE a.article_id = d.article_id AND a.article_id = ANY(%(ids)s)
-      AND a.near_duplicate_of IS DISTINCT FROM d.group_id
-"""
+
+
+def _duplicate_marks(cur, fingerprints: list[tuple[int, str | None, int | None]]) -> dict[int, tuple]:
+    """article_id -> (duplicate_of, near_duplicate_of) for a batch about to be written, from its (article_id,
+    content hash, SimHash) triples: earlier copies among the stored articles (one indexed lookup each) and within
+    the batch itself. The marks are written by the batch's one UPDATE, so that an article gets one new row
+    version, not three (each new version is indexed again, full text included)."""
+    ids = [f[0] for f in fingerprints]
+    cur.execute(_EARLIER_COPIES_SQL, {"ids": ids, "hashes": [f[1] for f in fingerprints],
+                                      "simhashes": [f[2] for f in fingerprints],
+                                      "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
+    marks = {article_id: (dup, near) for article_id, dup, near in cur.fetchall()}
+    first_with_hash: dict[str, int] = {}
+    bands: list[dict[int, list[int]]] = [{}, {}, {}, {}]  # band value -> earlier articles of the batch
+    simhash_of: dict[int, int] = {}
+    for article_id, chash, shash in sorted(fingerprints, key=lambda f: f[0]):
+        dup, near = marks.get(article_id, (None, None))
+        if chash is not None:
+            first = first_with_hash.setdefault(chash, article_id)
+            if first != article_id:
+                dup = first if dup is None else min(dup, first)
+        if shash is not None:
+            compared = set()
+            for band in range(4):
+                members = bands[band].setdefault((shash >> (16 * band)) & 0xFFFF, [])
+                for other in members:
+                    if other not in compared:
+                        compared.add(other)
+                        if dedup.hamming(shash, simhash_of[other]) <= dedup.NEAR_DUPLICATE_MAX_BITS:
+                            group = marks[other][1] or other
+                            near = group if near is None else min(near, group)
+                members.append(article_id)
+            simhash_of[article_id] = shash
+        marks[article_id] = (dup, near)
+    return marks
 
 
 def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list[Obtained]) -> list[tuple]:
-    """Store one batch: archived pages, article text and metadata, duplicate marks, run counts; one transaction."""
+    """Store one batch: archived pages, article text, metadata and duplicate marks (one UPDATE), labels, run counts;
+    one transaction."""
     values = [_article_values(r, res) for r, res in zip(rows, results)]
     pages = [(res.work.sha256, res.work.packed, res.content_type, res.work.raw_bytes)
              for res in results if res.work is not None and res.work.packed is not None]
-    ids = [v[0] for v in values]
     labelled = [(res.article_id, res.work.classification) for res in results
                 if res.work is not None and res.work.classification is not None]
     with conn.cursor() as cur:
+        marks = _duplicate_marks(cur, [(v[0], v[18], v[19]) for v in values])
+        values = [(*v, *marks[v[0]]) for v in values]
         archive.store_pages(cur, pages)
         execute_values(cur, _UPDATE_SQL, values, template=_UPDATE_TEMPLATE, page_size=len(values))
-        cur.execute(_MARK_DUPLICATES_SQL, {"ids": ids})
-        cur.execute(_MARK_NEAR_DUPLICATES_SQL, {"ids": ids, "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS})
         n_labels, _ = store.store_classifications(cur, labelled)
         store.add_run_counts(conn, run_id, articles_extracted=len(values), articles_classified=len(labelled),
                              labels_written=n_labels)
