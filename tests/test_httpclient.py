@@ -284,6 +284,37 @@ def test_slow_drip_is_cut_at_deadline(http_server, release):
     assert 0.5 <= elapsed < 1.5
 
 
+def test_deadlines_share_one_watchdog_thread_and_a_later_drip_is_still_cut(http_server, release):
+    """Every request has a deadline, all watched by one thread (not a timer thread per request); deadlines of
+    finished requests are forgotten, and a request that stalls after many quick ones is still cut on time."""
+    import threading
+
+    url = http_server.add("/quick", b"ok", headers={"Content-Type": "text/plain"})
+
+    def drip(req):
+        req.send_response(200)
+        req.send_header("Content-Length", "100")
+        req.end_headers()
+        for _ in range(100):
+            if release.wait(0.05):
+                return
+            try:
+                req.wfile.write(b"x")
+                req.wfile.flush()
+            except OSError:
+                return
+
+    slow = http_server.add("/slow", handler=drip)
+    with make_client(timeout_s=0.6) as client:
+        for _ in range(30):
+            assert client.get(url).body == b"ok"
+        watchers = [t for t in threading.enumerate() if t.name == "crypto-news-deadlines"]
+        assert len(watchers) == 1 and not any(isinstance(t, threading.Timer) for t in threading.enumerate())
+        started = time.monotonic()
+        err = fetch_error(client, slow)
+    assert err.kind == "timeout" and 0.5 <= time.monotonic() - started < 1.5
+
+
 def test_slow_drip_of_headers_is_cut_at_deadline(http_server, release):
     def handle(req):
         for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 200:

@@ -39,6 +39,8 @@ interruptible and is outside the deadline; cookies set by servers are kept in me
 from __future__ import annotations
 
 import email.utils
+import heapq
+import itertools
 import logging
 import random
 import socket
@@ -132,6 +134,10 @@ _current = threading.local()  # .deadline: the _Deadline of the exchange running
 
 
 class _Deadline:
+    """The time limit of one request: when it expires before :meth:`cancel`, the attached connection's socket is
+    shut down, which ends a read blocked in any layer. Expiry is watched by :data:`_WATCHDOG` (one thread for all
+    requests)."""
+
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.expires = time.monotonic() + seconds
@@ -139,9 +145,7 @@ class _Deadline:
         self._conn = None
         self._fired = False
         self._done = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
 
     def remaining(self) -> float:
         return self.expires - time.monotonic()
@@ -166,7 +170,46 @@ class _Deadline:
     def cancel(self) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
+            self._conn = None
+
+
+class _Watchdog:
+    """One daemon thread for every request deadline: it sleeps until the nearest expiry and fires what has expired.
+    Cancelled deadlines are dropped when they reach the front. (A timer thread per request cost more CPU than
+    the request itself on a fast network.)"""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.expires, next(self._seq), deadline))
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._run, name="crypto-news-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:  # sooner than what the thread sleeps for
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2]._done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                due = heapq.heappop(self._heap)[2]
+            due._fire()  # outside the lock: shutting a socket down may take a moment
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shutdown(conn) -> None:
