@@ -178,3 +178,40 @@ def test_page_whose_extraction_hangs_is_marked_timeout_and_the_rest_load(migrate
     state, kind, source, error = rows.pop("hashrate-record")
     assert (state, kind, source) == ("done", "timeout", "feed_summary") and "longer than 2 s" in error
     assert len(rows) == 5 and all(r[:3] == ("done", None, "page") for r in rows.values()), rows
+
+
+def test_feeds_parsed_by_worker_processes_load_the_same_as_parsed_inline(http_server, tmp_path, monkeypatch, caplog):
+    """A large feed stage moves parsing to worker processes; items, skips and parse errors (raised in a worker,
+    reported by the stage) come out exactly as when parsing inline."""
+    from conftest import temporary_database
+
+    from crypto_news import db
+
+    urls = serve_site(http_server)
+    http_server.add("/feeds/not-a-feed.rss", b"<html><body><p>Moved to our new site.</p></body></html>",
+                    headers={"Content-Type": "text/html"})
+    feeds = write_feed_list(tmp_path / "feeds.yml", urls, [("not a feed", http_server.url("/feeds/not-a-feed.rss"))])
+    used_pool = []
+    close = pipeline._FeedParser.close
+
+    def record(self):
+        used_pool.append(self.pool is not None)
+        close(self)
+
+    monkeypatch.setattr(pipeline._FeedParser, "close", record)
+    settings = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=2)
+    outcomes = []
+    for pool_after in (pipeline._FeedParser.POOL_AFTER_S, 0.0):  # inline (a small stage), then workers at once
+        monkeypatch.setattr(pipeline._FeedParser, "POOL_AFTER_S", pool_after)
+        with temporary_database() as url:
+            db.migrate(url)
+            counts = pipeline.fetch_feeds(url, None, pipeline.sync_feeds(url, feeds), settings)
+            fetches = q(url, """SELECT f.name, x.status, x.error_kind, x.items_seen, x.items_new
+                                FROM feed_fetches x JOIN feeds f USING (feed_id) ORDER BY f.name""")
+            items = q(url, "SELECT canonical_url, title, summary, published_at FROM articles ORDER BY canonical_url")
+            outcomes.append((counts, fetches, items))
+    assert used_pool == [False, True] and "worker died" not in caplog.text  # the errors crossed, no fallback
+    assert outcomes[0] == outcomes[1]
+    counts, fetches, items = outcomes[1]
+    assert counts["ok"] == 2 and counts["error"] == 1 and len(items) == 6
+    assert [f[1:3] for f in fetches if f[0] == "not a feed"] == [("error", "not_a_feed")]

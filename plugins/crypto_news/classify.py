@@ -298,6 +298,11 @@ def get_classifier() -> Classifier:
     return Classifier()
 
 
+def classifier_version() -> str:
+    """The version of this process's classifier (a worker's answer is compared with the caller's)."""
+    return get_classifier().version
+
+
 def classify_rows(rows: list[tuple]) -> list[tuple[int, Classification]]:
     """(article_id, Classification) for (article_id, title, summary, text) rows: the labelling workers' task (it
     lives here so that a labelling worker imports only this module)."""

@@ -55,6 +55,9 @@ class FeedParseError(Exception):
         self.kind = kind
         self.message = message
 
+    def __reduce__(self):  # raised in a parsing worker process, re-raised in the caller
+        return (FeedParseError, (self.kind, self.message))
+
 
 @dataclass
 class FeedItem:

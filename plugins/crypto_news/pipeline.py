@@ -13,10 +13,12 @@ import hashlib
 import logging
 import multiprocessing
 import queue
+import threading
 import time
 import uuid
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -78,8 +80,52 @@ class FeedOutcome:
     items_new: int = 0
 
 
-def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None) -> FeedOutcome:
-    """Fetch and parse one feed with a conditional GET. Never raises: every failure becomes an error outcome."""
+class _FeedParser:
+    """Parses feeds in the calling thread until the stage has spent ``POOL_AFTER_S`` seconds parsing (feedparser is
+    pure Python: a large run's feed stage would keep one core busy and leave the others idle), then in worker
+    processes on all cores. Small runs never pay for starting the workers; a worker that dies hands its feed back
+    to the caller."""
+
+    POOL_AFTER_S = 2.0
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.spent = 0.0
+        self.pool: ProcessPoolExecutor | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, body: bytes, headers: dict, url: str | None, max_items: int | None):
+        pool = self._pool()
+        if pool is not None:
+            try:
+                return pool.submit(parse_feed, body, headers, url, max_items=max_items).result()
+            except BrokenProcessPool:
+                log.warning("a feed-parsing worker died; parsing %s in the pipeline process", url)
+        started = time.monotonic()
+        try:
+            return parse_feed(body, headers, url, max_items=max_items)
+        finally:
+            with self.lock:
+                self.spent += time.monotonic() - started
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        with self.lock:
+            if self.pool is None and self.workers > 1 and self.spent >= self.POOL_AFTER_S:
+                self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_worker_context())
+            return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _parse_here(body: bytes, headers: dict, url: str | None, max_items: int | None):
+    return parse_feed(body, headers, url, max_items=max_items)
+
+
+def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None, parse=_parse_here) -> FeedOutcome:
+    """Fetch and parse one feed with a conditional GET. Never raises: every failure becomes an error outcome.
+    ``parse`` (default :func:`parse_feed` in this thread) takes the body, headers, final URL and item cap."""
     started = time.monotonic()
     out = FeedOutcome(status="error")
     try:
@@ -100,7 +146,7 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None)
         if feed.get("content_hash") == out.content_hash:
             out.status = "unchanged"
             return out
-        parsed = parse_feed(resp.body, resp.headers, resp.final_url, max_items=max_items)
+        parsed = parse(resp.body, resp.headers, resp.final_url, max_items)
         out.status, out.items, out.skipped = "ok", parsed.items, parsed.skipped
         out.warning, out.title = parsed.warning, parsed.title
     except FetchError as exc:
@@ -120,12 +166,13 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
     settings = settings or Settings.from_env()
     conn = db.connect(db_url)
     counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0}
+    parser = _FeedParser(settings.extract_workers)
     try:
         feeds = store.load_feeds(conn, feed_ids)
         if not feeds:
             return counts
         with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
-            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed): f for f in feeds}
+            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser): f for f in feeds}
             for fut in as_completed(futures):
                 feed, outcome = futures[fut], fut.result()
                 store.record_fetch(conn, run_id, feed, outcome)
@@ -140,6 +187,7 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
                              outcome.items_new)
         return counts
     finally:
+        parser.close()
         conn.close()
 
 
@@ -554,13 +602,17 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
 
 # --- stage 4: classify --------------------------------------------------------------------------------------------------
 
-_TO_CLASSIFY_SQL = """
-    SELECT a.article_id, a.title, a.summary, CASE WHEN %(chars)s::int IS NULL THEN a.text ELSE left(a.text, %(chars)s) END
+_TO_CLASSIFY_FROM = """
     FROM articles a LEFT JOIN article_classifications c USING (article_id)
     WHERE a.extract_state <> 'pending'
       AND (c.article_id IS NULL OR c.classifier_version <> %(version)s OR c.classified_at < a.extracted_at)
+"""
+_TO_CLASSIFY_SQL = f"""
+    SELECT a.article_id, a.title, a.summary, CASE WHEN %(chars)s::int IS NULL THEN a.text ELSE left(a.text, %(chars)s) END
+    {_TO_CLASSIFY_FROM}
     ORDER BY a.article_id
 """
+_BACKLOG_SQL = f"SELECT count(*) FROM (SELECT 1 {_TO_CLASSIFY_FROM} LIMIT %(limit)s) t"
 
 
 CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
@@ -575,7 +627,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     re-classification after a taxonomy change) is labelled by worker processes on all cores in chunks of
     ``CLASSIFY_CHUNK`` articles, each chunk written (one transaction) as soon as it is labelled while the workers go
     on with the next ones."""
-    from .classify import classify_rows, get_classifier
+    from .classify import classifier_version, classify_rows, get_classifier
 
     classifier = get_classifier()
     workers = workers or Settings.from_env().extract_workers
@@ -594,15 +646,23 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
         counts["entities"] += n_entities
 
     try:
+        if workers > 1:  # a backlog (at least a full batch) is worth the workers: start them while the query runs
+            with reader.cursor() as cur:
+                cur.execute(_BACKLOG_SQL, {"version": classifier.version, "limit": batch_size})
+                if cur.fetchone()[0] == batch_size:
+                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(extraction=False))
+                    ready = [pool.submit(classifier_version) for _ in range(workers)]
+            reader.commit()
         with reader.cursor(name="crypto_news_to_classify", withhold=True) as cur:
             cur.itersize = batch_size
             cur.execute(_TO_CLASSIFY_SQL, {"version": classifier.version, "chars": _body_chars(classifier)})
             reader.commit()
+            if pool is not None and {f.result() for f in ready} != {classifier.version}:
+                raise RuntimeError("the labelling workers loaded another taxonomy version than this process "
+                                   "(was config/taxonomy.yml changed during the run?)")
             pending: deque[Future] = deque()  # labelled chunks, written in order as they come back
             while True:
                 rows = cur.fetchmany(batch_size)
-                if pool is None and workers > 1 and len(rows) == batch_size:  # a backlog: worth the workers
-                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(extraction=False))
                 if pool is None:
                     if rows:
                         write(classify_rows(rows))
