@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 
 import psycopg2
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sitekit import FIXTURES, serve_site, write_feed_list
 
 from crypto_news import archive, dedup, pipeline
@@ -198,3 +201,19 @@ def test_copies_within_one_batch_are_marked_like_copies_stored_earlier(migrated_
     assert rows["/story/original"][1:3] == (None, None)
     assert rows["/story/exact"][1:3] == (original_id, original_id)
     assert rows["/story/edited"][1:3] == (None, original_id)
+
+
+def _reference_simhash(words: list[str]) -> int:
+    """SimHash spelled out: bit j is set when more than half of the word occurrences' hashes have bit j set."""
+    hashes = [int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little") for w in words]
+    bits = [sum(h >> j & 1 for h in hashes) for j in range(64)]
+    value = sum(1 << j for j in range(64) if 2 * bits[j] > len(words))
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["bitcoin", "miners", "sec", "hashrate", "étape", "東京", "a", "ban", "x1"]) |
+                st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12),
+                min_size=1, max_size=dedup.MAX_WORDS))
+def test_simhash_matches_its_definition(words):
+    assert dedup._simhash(words) == _reference_simhash(words)
