@@ -9,6 +9,8 @@ Identical pages (the same bytes under several URLs) are stored once. Retention: 
 from __future__ import annotations
 
 import hashlib
+import io
+import struct
 import threading
 import zlib
 
@@ -51,19 +53,38 @@ def unpack(data: bytes, limit: int = 64 * 1024 * 1024) -> bytes:
 
 
 def store_pages(cur, pages: list[tuple[str, bytes, str | None, int]]) -> None:
-    """Insert (sha256, compressed, content_type, raw_bytes) rows; a page already stored only gets its time bumped."""
-    from psycopg2 import Binary
-    from psycopg2.extras import execute_values
+    """Insert (sha256, compressed, content_type, raw_bytes) rows; a page already stored only gets its time bumped.
 
+    The pages go by binary COPY into a temporary staging table (bytes as they are: no hex text to build here and to
+    parse in the server), then one INSERT ... ON CONFLICT."""
     if not pages:
         return
-    unique = {sha: (sha, Binary(data), COMPRESSION, ctype, raw, len(data)) for sha, data, ctype, raw in pages}
-    execute_values(
-        cur,
-        """INSERT INTO page_archive (sha256, content, compression, content_type, raw_bytes, stored_bytes) VALUES %s
+    unique = {sha: (sha, data, ctype, raw) for sha, data, ctype, raw in pages}
+    cur.execute("SELECT to_regclass('pg_temp.page_archive_staging')")
+    if cur.fetchone()[0] is None:  # once per connection; the rows go at each commit
+        cur.execute("""CREATE TEMP TABLE page_archive_staging (sha256 text, content bytea, content_type text,
+                                                                raw_bytes integer) ON COMMIT DELETE ROWS""")
+        cur.execute("ALTER TABLE page_archive_staging ALTER COLUMN content SET STORAGE EXTERNAL")
+    buf = io.BytesIO()
+    buf.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))  # signature, flags, header extension
+    for sha, data, ctype, raw in unique.values():
+        buf.write(struct.pack("!h", 4))
+        for field in (sha.encode("ascii"), bytes(data), None if ctype is None else ctype.encode("utf-8")):
+            if field is None:
+                buf.write(struct.pack("!i", -1))
+            else:
+                buf.write(struct.pack("!i", len(field)))
+                buf.write(field)
+        buf.write(struct.pack("!ii", 4, raw))
+    buf.write(struct.pack("!h", -1))
+    buf.seek(0)
+    cur.copy_expert("COPY page_archive_staging (sha256, content, content_type, raw_bytes) FROM STDIN (FORMAT binary)",
+                    buf)
+    cur.execute(
+        """INSERT INTO page_archive (sha256, content, compression, content_type, raw_bytes, stored_bytes)
+           SELECT sha256, content, %s, content_type, raw_bytes, length(content) FROM page_archive_staging
            ON CONFLICT (sha256) DO UPDATE SET last_seen_at = now()""",
-        list(unique.values()),
-        page_size=100,
+        (COMPRESSION,),
     )
 
 
