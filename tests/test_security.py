@@ -165,6 +165,9 @@ ALLOWED_IN_SQL = {
     "DB_NAME": "module constant",
     # pipeline.py: a fixed column list shared by two SELECTs (module constant).
     "_ARTICLE_COLS": "module constant",
+    # pipeline.py: the FROM/WHERE of the labelling backlog, shared by its probe and its query (module constant;
+    # its values are parameters).
+    "_TO_CLASSIFY_FROM": "module constant",
     # store.add_run_counts: "col = col + %(col)s" built from the keyword names of the call (the pipeline's own
     # counter names, written in code); the values are parameters.
     "sets": "identifiers from the caller's keyword names (code), values parameterised",
