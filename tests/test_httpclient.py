@@ -261,7 +261,8 @@ def test_stall_mid_body_times_out(http_server, release):
     assert http_server.routes["/"].hits == 1  # timeouts are not retried within the request
 
 
-def test_slow_drip_is_cut_at_deadline(http_server, release):
+def _drip(release):
+    """A handler that promises 100 bytes and sends one every 50 ms (until ``release`` is set)."""
     def handle(req):
         req.send_response(200)
         req.send_header("Content-Length", "100")
@@ -275,7 +276,11 @@ def test_slow_drip_is_cut_at_deadline(http_server, release):
             except OSError:
                 return
 
-    url = http_server.add("/", handler=handle)
+    return handle
+
+
+def test_slow_drip_is_cut_at_deadline(http_server, release):
+    url = http_server.add("/", handler=_drip(release))
     with make_client(timeout_s=0.6) as client:
         started = time.monotonic()
         err = fetch_error(client, url)
@@ -290,21 +295,7 @@ def test_deadlines_share_one_watchdog_thread_and_a_later_drip_is_still_cut(http_
     import threading
 
     url = http_server.add("/quick", b"ok", headers={"Content-Type": "text/plain"})
-
-    def drip(req):
-        req.send_response(200)
-        req.send_header("Content-Length", "100")
-        req.end_headers()
-        for _ in range(100):
-            if release.wait(0.05):
-                return
-            try:
-                req.wfile.write(b"x")
-                req.wfile.flush()
-            except OSError:
-                return
-
-    slow = http_server.add("/slow", handler=drip)
+    slow = http_server.add("/slow", handler=_drip(release))
     with make_client(timeout_s=0.6) as client:
         for _ in range(30):
             assert client.get(url).body == b"ok"
