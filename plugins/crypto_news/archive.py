@@ -60,11 +60,10 @@ def store_pages(cur, pages: list[tuple[str, bytes, str | None, int]]) -> None:
     if not pages:
         return
     unique = {sha: (sha, data, ctype, raw) for sha, data, ctype, raw in pages}
-    cur.execute("SELECT to_regclass('pg_temp.page_archive_staging')")
-    if cur.fetchone()[0] is None:  # once per connection; the rows go at each commit
-        cur.execute("""CREATE TEMP TABLE page_archive_staging (sha256 text, content bytea, content_type text,
-                                                                raw_bytes integer) ON COMMIT DELETE ROWS""")
-        cur.execute("ALTER TABLE page_archive_staging ALTER COLUMN content SET STORAGE EXTERNAL")
+    from .db import staging_table
+
+    staging_table(cur, "page_archive_staging", "sha256 text, content bytea, content_type text, raw_bytes integer",
+                  uncompressed=("content",))
     buf = io.BytesIO()
     buf.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))  # signature, flags, header extension
     for sha, data, ctype, raw in unique.values():

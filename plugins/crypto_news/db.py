@@ -254,6 +254,22 @@ def with_dbname(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
+def staging_table(cur, name: str, columns: str, uncompressed: tuple[str, ...] = ()) -> None:
+    """Create the temporary table ``name`` (``columns``: its column list, from code) once per connection; its rows
+    go at each commit. Bulk loads COPY into it, then move the rows on with one INSERT ... SELECT. The
+    ``uncompressed`` columns are stored as they are: staged values are read once, compressing them is wasted work."""
+    from psycopg2 import sql
+
+    cur.execute("SELECT to_regclass(%s)", (f"pg_temp.{name}",))
+    if cur.fetchone()[0] is not None:
+        return
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS").format(sql.Identifier(name),
+                                                                             sql.SQL(columns)))
+    for column in uncompressed:
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET STORAGE EXTERNAL").format(sql.Identifier(name),
+                                                                                      sql.Identifier(column)))
+
+
 def create_scratch_database(admin_url: str, prefix: str) -> str:
     """Create an empty, uniquely named database on the server of ``admin_url``; return its URL."""
     import uuid

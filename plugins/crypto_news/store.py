@@ -11,6 +11,7 @@ from datetime import datetime
 
 from psycopg2.extras import Json, execute_values
 
+from .db import staging_table
 from .feeds import FeedSpec
 from .text import LIMITS, one_line
 
@@ -233,16 +234,10 @@ def _copy_text(value) -> str:
 def _load_items(cur, feed_id: int, run_id: int | None, items) -> int:
     """Bulk-load a feed's items: COPY into a temporary staging table, then one INSERT ... ON CONFLICT into
     ``articles`` and one into ``article_sources``. Returns the number of new articles."""
-    cur.execute("SELECT to_regclass('pg_temp.feed_items_staging')")
-    if cur.fetchone()[0] is None:  # once per connection; the rows go at each commit
-        cur.execute(
-            """CREATE TEMP TABLE feed_items_staging (
-                   canonical_url text, url text, guid text, title text, summary text, feed_content text, author text,
-                   feed_categories text[], published_at timestamptz, published_flag text) ON COMMIT DELETE ROWS"""
-        )
-        # staged values are read once: storing them uncompressed saves compressing every text twice
-        cur.execute("""ALTER TABLE feed_items_staging ALTER COLUMN summary SET STORAGE EXTERNAL,
-                       ALTER COLUMN feed_content SET STORAGE EXTERNAL""")
+    staging_table(cur, "feed_items_staging",
+                  "canonical_url text, url text, guid text, title text, summary text, feed_content text, author text, "
+                  "feed_categories text[], published_at timestamptz, published_flag text",
+                  uncompressed=("summary", "feed_content"))
     buf = io.StringIO()
     for i in items:
         buf.write("\t".join(_copy_text(v) for v in (i.canonical_url, i.url, i.guid, i.title, i.summary, i.content,
