@@ -27,8 +27,8 @@ def test_run_loads_every_distinct_item_once(migrated_db, http_server, tmp_path):
     assert summary["articles_new"] == 6
     rss = next(f for f in summary["feeds"] if f["url"].endswith("ledgerwire.rss"))
     assert (rss["items_seen"], rss["items_skipped"]) == (5, 1)
-    # feeds are fetched in parallel: whichever stored the shared story first counts it as new
-    assert sum(f["items_new"] for f in summary["feeds"]) == 6
+    # fetched in parallel, stored in feed order: the first feed of the list counts the shared story as new
+    assert {f["name"]: f["items_new"] for f in summary["feeds"]} == {"ledgerwire.rss": 4, "chainpost.atom": 2}
 
     rows = q(migrated_db, "SELECT canonical_url, text_source, extract_state, word_count, title FROM articles")
     assert len(rows) == 6
@@ -54,6 +54,27 @@ def test_run_loads_every_distinct_item_once(migrated_db, http_server, tmp_path):
     assert fetches == [("ok", 200, 5), ("ok", 200, 3)]
     run = q(migrated_db, "SELECT status, articles_new, articles_extracted, articles_classified FROM pipeline_runs")
     assert run == [("success", 6, 6, 6)]
+
+
+def test_shared_story_keeps_the_first_feeds_item_whatever_the_timing(migrated_db, http_server, tmp_path):
+    """Two feeds carry one story under different titles; the first feed of the list answers last. Outcomes are
+    stored in feed order, so its item is the one kept, as when it answers first."""
+    import time
+
+    urls = serve_site(http_server)
+    route = http_server.routes["/feeds/ledgerwire.rss"]
+    answer = route.handler
+
+    def slow(req):
+        time.sleep(0.5)  # the other feed has long been fetched and parsed by now
+        answer(req)
+
+    route.handler = slow
+    summary = pipeline.run(migrated_db, write_feed_list(tmp_path / "feeds.yml", urls), SETTINGS)
+
+    assert {f["name"]: f["items_new"] for f in summary["feeds"]} == {"ledgerwire.rss": 4, "chainpost.atom": 2}
+    assert q(migrated_db, "SELECT title FROM articles WHERE canonical_url LIKE '%%/sec-sues-exchange'") == [
+        ("SEC sues crypto exchange for operating unregistered securities exchange",)]
 
 
 def test_second_run_adds_nothing_and_uses_conditional_get(migrated_db, http_server, tmp_path):

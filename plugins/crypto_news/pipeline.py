@@ -162,7 +162,10 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
 
 
 def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None) -> dict:
-    """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items."""
+    """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items.
+
+    Outcomes are stored in feed order, not in the order the fetches finish: when several feeds carry the same
+    article, the first feed's item is the one kept (its title, summary and date), whatever the network's timing."""
     settings = settings or Settings.from_env()
     conn = db.connect(db_url)
     counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0}
@@ -172,19 +175,23 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
         if not feeds:
             return counts
         with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
-            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser): f for f in feeds}
+            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser): i
+                       for i, f in enumerate(feeds)}
+            done: dict[int, FeedOutcome] = {}
             for fut in as_completed(futures):
-                feed, outcome = futures[fut], fut.result()
-                store.record_fetch(conn, run_id, feed, outcome)
-                counts["feeds"] += 1
-                counts[outcome.status] += 1
-                counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
-                counts["items_new"] += outcome.items_new
-                if outcome.status == "error":
-                    log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
-                else:
-                    log.info("feed %s: %s, %d items, %d new", feed["name"], outcome.status, len(outcome.items),
-                             outcome.items_new)
+                done[futures[fut]] = fut.result()
+                while counts["feeds"] in done:  # store every finished outcome whose predecessors are stored
+                    feed, outcome = feeds[counts["feeds"]], done.pop(counts["feeds"])
+                    store.record_fetch(conn, run_id, feed, outcome)
+                    counts["feeds"] += 1
+                    counts[outcome.status] += 1
+                    counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
+                    counts["items_new"] += outcome.items_new
+                    if outcome.status == "error":
+                        log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
+                    else:
+                        log.info("feed %s: %s, %d items, %d new", feed["name"], outcome.status,
+                                 len(outcome.items), outcome.items_new)
         return counts
     finally:
         parser.close()
