@@ -164,8 +164,9 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
 def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None) -> dict:
     """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items.
 
-    Outcomes are stored in feed order, not in the order the fetches finish: when several feeds carry the same
-    article, the first feed's item is the one kept (its title, summary and date), whatever the network's timing."""
+    Outcomes are stored in feed-id order, not in the order the fetches finish: when several feeds carry the same
+    article, the item of the feed with the lowest id is the one kept (its title, summary and date), whatever the
+    network's timing."""
     settings = settings or Settings.from_env()
     conn = db.connect(db_url)
     counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0}
