@@ -92,6 +92,45 @@ def test_paywall_phrase_without_structured_data():
     assert "subscribe to continue reading" in r.detail
 
 
+def test_visible_text_is_the_body_text_outside_hidden_elements():
+    """The page's visible text (read by the blocked-page checks) is walked in Python; it must equal the XPath
+    definition on markup with comments, script tails, elements inside noscript and template, and text around
+    the body."""
+    import lxml.html
+    from trafilatura.utils import load_html
+
+    html = ("<html><head><title>T</title><script>var head = 1;</script></head><body>"
+            "lead <!-- a comment --> after comment<script>var x = '<b>not shown</b>';</script> script tail "
+            "<noscript><p>enable JavaScript <b>now</b></p></noscript> noscript tail "
+            "<template><div>template text</div></template><div><style>p {color: red}</style><p>one "
+            "<a href='#'>link</a> two</p><?pi instruction?> pi tail</div><p>&amp; entity &#233;t&#233;</p>"
+            "</body></html> after the body")
+    for tree in (load_html(html), lxml.html.fromstring(html)):  # comments and PIs dropped by the parser, or kept
+        parts = tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)"
+                           " and not(ancestor::noscript) and not(ancestor::template)]")
+        expected = " ".join(p.strip() for p in parts if p.strip())
+        assert X._visible_text(tree) == expected
+        assert "lead" in expected and "script tail" in expected and "pi tail" in expected and "été" in expected
+        for hidden in ("a comment", "not shown", "enable", "template text", "color", "var head", "instruction"):
+            assert hidden not in expected
+
+
+@pytest.mark.parametrize("tag, expected", [
+    ('<meta property="article:published_time" content="2024-03-05T13:30:00+01:00">', "2024-03-05T12:30:00+00:00"),
+    ('<meta name="pubdate" itemprop="datePublished" content="2024-03-05T13:30:00Z">', "2024-03-05T13:30:00+00:00"),
+    ('<meta name="sailthru.date" content="2024-03-05 13:30:00">', "2024-03-05T13:30:00+00:00"),
+    ('<time itemprop="datePublished" datetime="2024-03-05T13:30:00-05:00">5 March</time>',
+     "2024-03-05T18:30:00+00:00"),
+    ('<meta property="article:published_time" content="2099-01-01T00:00:00Z">', None),  # in the future: not trusted
+])
+def test_publication_timestamp_from_markup(tag, expected):
+    body = " ".join(["Miners moved coins to exchanges as the network's hashrate reached a new high."] * 12)
+    html = f"<html><head><title>Hashrate</title>{tag}</head><body><article><p>{body}</p></article></body></html>"
+    r = extract_page(html, url=URL)
+    assert r.status == "ok", r.detail
+    assert (r.published.isoformat() if r.published else None) == expected
+
+
 def test_article_about_cookies_is_not_a_cookie_wall():
     r = extract_page(page("article_about_cookies.html"), url=URL)
     assert r.status == "ok", r.detail
