@@ -34,7 +34,7 @@ from trafilatura.utils import load_html
 # --------------------------------------------------------------------------------------------------
 # Settings (all in one place; docs/EXTRACTION.md explains the choices)
 # --------------------------------------------------------------------------------------------------
-SETTINGS_REVISION = "cn3"
+SETTINGS_REVISION = "cn4"
 EXTRACTOR = "trafilatura"
 EXTRACTOR_VERSION = f"{trafilatura.__version__}+{SETTINGS_REVISION}"
 
@@ -59,7 +59,7 @@ SECONDARY = {
     "deduplicate": False,
     "fast": True,
 }
-RETRY_BELOW_WORDS = 200  # run SECONDARY when the PRIMARY text has fewer words than this
+RETRY_BELOW_WORDS = 100  # run SECONDARY when the PRIMARY text has fewer words than this (docs/EXTRACTION.md)
 RETRY_KEEP_RATIO = 0.5  # keep SECONDARY when PRIMARY has less than this share of its words
 
 DEFAULT_MIN_WORDS = 50
