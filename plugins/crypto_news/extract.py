@@ -420,8 +420,11 @@ def _visible_text(tree) -> str:
 
 
 def _page_title(tree) -> str:
-    titles = tree.xpath("//title/text()")
-    return " ".join(titles[0].split()) if titles else ""
+    """The first non-empty <title> (the walk stops there, near the top, where ``//title`` would scan the page)."""
+    for title in tree.iter("title"):
+        if title.text:
+            return " ".join(title.text.split())
+    return ""
 
 
 def _blocked_reason(tree, html_lower: bytes, text: str, words: int) -> tuple[str, str] | None:
