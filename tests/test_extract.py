@@ -92,6 +92,61 @@ def test_paywall_phrase_without_structured_data():
     assert "subscribe to continue reading" in r.detail
 
 
+_PARSE_CASES = {
+    "plain": "<!DOCTYPE html>\n<html lang='fr'><head><title>Été</title></head><body><p>Prix : 5 € — déjà vu</p>"
+             "<script>if (a < b && c > d) {}</script></body></html>",
+    "xml declaration": "<?xml version='1.0' encoding='utf-8'?>\n<html xmlns='http://www.w3.org/1999/xhtml'><head>"
+                       "<title>x</title></head><body><p>ünïcödé</p></body></html>",
+    "meta charset not utf-8": "<html><head><meta charset='windows-1252'><meta http-equiv='Content-Type' "
+                              "content='text/html; charset=iso-8859-1'></head><body><p>café €</p></body></html>",
+    "control characters": "<html><body><p>bell\x07 and\x0b vertical tab\x1f</p></body></html>",
+    "noncharacters": "<html><body><p>odd \ufffe and \uffff</p></body></html>",
+    "doctype with a slash": '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html><body><p>x</p></body></html>',
+    "doctype, one line": "<!DOCTYPE html><html><body><p>no newline anywhere</p></body></html>",
+    "self-closing html": "<html lang='en'/>\n<head><title>t</title></head><body><p>text</p></body>",
+    "fragment": "<p>just a paragraph</p>",
+    "crlf and comments": "<html>\r\n<head><!-- c --></head>\r\n<body><div><p>a</p><!-- d --></div></body></html>",
+    "unclosed tags": "<html><body><div><p>one<p>two<li>three<table><td>four</body>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(_PARSE_CASES))
+def test_parse_html_builds_the_tree_trafilatura_builds(case):
+    """The page parser skips trafilatura's whole-page control-character pass where there is nothing to delete; on
+    every kind of page the tree must be the one trafilatura's own loader builds."""
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    html = _PARSE_CASES[case]
+    ours, theirs = X.parse_html(html), load_html(html)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
+
+
+def test_parse_html_same_trees_on_real_pages(monkeypatch):
+    """Fixture pages and, when present, the benchmark's real pages: the same trees as trafilatura's loader, and the
+    cheaper path is the one taken on ordinary pages."""
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    paths = sorted(PAGES.parent.rglob("*.html")) + sorted((BENCHMARK / "html").glob("*.html.gz"))
+    direct = 0
+    for path in paths:
+        body = path.read_bytes()
+        html = decode_html(gzip.decompress(body) if path.suffix == ".gz" else body, "text/html")
+        theirs = load_html(html)
+        with monkeypatch.context() as m:
+            m.setattr(X, "load_html", lambda h: None)  # a page handed to the loader shows as a missing tree
+            direct += X.parse_html(html) is not None
+        ours = X.parse_html(html)
+        assert (ours is None) == (theirs is None), path
+        if ours is not None:
+            assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode"), path
+    assert direct >= 0.9 * len(paths), (direct, len(paths))
+
+
 def test_visible_text_is_the_body_text_outside_hidden_elements():
     """The page's visible text (read by the blocked-page checks) is walked in Python; it must equal the XPath
     definition on markup with comments, script tails, elements inside noscript and template, and text around
