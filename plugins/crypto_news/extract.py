@@ -402,7 +402,7 @@ _HIDDEN_TAGS = frozenset(("script", "style", "noscript", "template"))
 
 def _visible_text(tree) -> str:
     """The text of the page's body outside script, style, noscript and template elements, one walk over the tree
-    (the equivalent XPath tests every text node's ancestors: several times slower)."""
+    (the equivalent XPath tests every text node's ancestors: about twice as slow)."""
     parts: list[str] = []
 
     def walk(el) -> None:
