@@ -111,24 +111,27 @@ _PARSE_CASES = {
 }
 
 
+def assert_same_tree(ours, theirs, where=""):
+    from lxml import etree
+
+    assert (ours is None) == (theirs is None), where
+    if ours is not None:
+        assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode"), where
+
+
 @pytest.mark.parametrize("case", sorted(_PARSE_CASES))
 def test_parse_html_builds_the_tree_trafilatura_builds(case):
     """The page parser skips trafilatura's whole-page control-character pass where there is nothing to delete; on
     every kind of page the tree must be the one trafilatura's own loader builds."""
-    from lxml import etree
     from trafilatura.utils import load_html
 
     html = _PARSE_CASES[case]
-    ours, theirs = X.parse_html(html), load_html(html)
-    assert (ours is None) == (theirs is None)
-    if ours is not None:
-        assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
+    assert_same_tree(X.parse_html(html), load_html(html))
 
 
 def test_parse_html_same_trees_on_real_pages(monkeypatch):
     """Fixture pages and, when present, the benchmark's real pages: the same trees as trafilatura's loader, and the
     cheaper path is the one taken on ordinary pages."""
-    from lxml import etree
     from trafilatura.utils import load_html
 
     paths = sorted(PAGES.parent.rglob("*.html")) + sorted((BENCHMARK / "html").glob("*.html.gz"))
@@ -136,14 +139,10 @@ def test_parse_html_same_trees_on_real_pages(monkeypatch):
     for path in paths:
         body = path.read_bytes()
         html = decode_html(gzip.decompress(body) if path.suffix == ".gz" else body, "text/html")
-        theirs = load_html(html)
         with monkeypatch.context() as m:
             m.setattr(X, "load_html", lambda h: None)  # a page handed to the loader shows as a missing tree
             direct += X.parse_html(html) is not None
-        ours = X.parse_html(html)
-        assert (ours is None) == (theirs is None), path
-        if ours is not None:
-            assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode"), path
+        assert_same_tree(X.parse_html(html), load_html(html), path)
     assert direct >= 0.9 * len(paths), (direct, len(paths))
 
 
