@@ -25,7 +25,7 @@ from pathlib import Path
 
 from psycopg2.extras import execute_values
 
-from . import archive, db, dedup, store
+from . import archive, db, dedup, marts, store
 from .config import Settings
 from .extract import trusted_date
 from .feedparse import FeedItem, FeedParseError, parse_feed
@@ -634,7 +634,8 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     Only the start of the body is read from the database (the classifier looks at the lede). A large backlog (a
     re-classification after a taxonomy change) is labelled by worker processes on all cores in chunks of
     ``CLASSIFY_CHUNK`` articles, each chunk written (one transaction) as soon as it is labelled while the workers go
-    on with the next ones."""
+    on with the next ones. Ends by recomputing the daily aggregate marts: this is the last stage that changes
+    labels, entities or article dates, in a daily run as in a re-classification or re-extraction."""
     from .classify import classifier_version, classify_rows, get_classifier
 
     classifier = get_classifier()
@@ -683,6 +684,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
                     write(pending.popleft().result())
                 if not rows:
                     break
+        marts.refresh_aggregates(writer)
         return counts
     finally:
         if pool is not None:
