@@ -3,15 +3,12 @@ Superset does), read by a login in crypto_news_bi, and compared with the base ta
 
 from __future__ import annotations
 
-import uuid
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 import sqlalchemy as sa
-from conftest import LoopbackServer, temporary_database
+from conftest import LoopbackServer, group_login, temporary_database
 from psycopg2 import errors, sql
 from sitekit import serve_site, write_feed_list
 from sqlalchemy.dialects import postgresql
@@ -39,25 +36,6 @@ def loaded(tmp_path_factory):
         server.close()
 
 
-@contextmanager
-def login(url: str, group: str):
-    """A throwaway login in ``group`` and the database URL that connects as it; dropped on exit."""
-    name = f"cn_test_{group.split('_')[-1]}_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(url)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(sql.Identifier(name), sql.Identifier(group)))
-        parts = urlsplit(url)
-        yield urlunsplit(parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port or 5432}"))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
-            cur.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-            cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
-        admin.close()
-
-
 def engine_for(url: str) -> sa.Engine:
     return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=sa.pool.NullPool)
 
@@ -65,7 +43,7 @@ def engine_for(url: str) -> sa.Engine:
 # --- as a BI tool reflects the schema ---------------------------------------------------------------------------
 
 def test_reflection_finds_the_marts_with_scalar_described_columns(loaded):
-    with login(loaded, "crypto_news_bi") as bi_url:  # reflected as the BI tool's own login would
+    with group_login(loaded, "crypto_news_bi") as bi_url:  # reflected as the BI tool's own login would
         engine = engine_for(bi_url)
         inspector = sa.inspect(engine)
         schema = "crypto_news_marts"
@@ -162,7 +140,7 @@ def test_bi_role_is_a_nologin_group(loaded):
 
 
 def test_bi_login_reads_the_marts_and_nothing_else(loaded):
-    with login(loaded, "crypto_news_bi") as bi_url:
+    with group_login(loaded, "crypto_news_bi") as bi_url:
         conn = psycopg2.connect(bi_url)
         try:
             with conn.cursor() as cur:
@@ -191,7 +169,7 @@ def test_bi_login_reads_the_marts_and_nothing_else(loaded):
 
 
 def test_reader_sees_the_marts_too(loaded):
-    with login(loaded, "crypto_news_reader") as reader_url:
+    with group_login(loaded, "crypto_news_reader") as reader_url:
         conn = psycopg2.connect(reader_url)
         try:
             with conn.cursor() as cur:
@@ -219,7 +197,7 @@ def test_the_pipeline_role_refreshes_and_dates_are_utc(migrated_db):
     q(migrated_db, "INSERT INTO article_entities (article_id, kind, entity_id, name) "
                    "VALUES (%s, 'jurisdiction', 'US', 'United States')", article_id)
     assert q(migrated_db, "SELECT count(*) FROM crypto_news_marts.agg_label_daily") == [(0,)]  # not refreshed yet
-    with login(migrated_db, "crypto_news_writer") as writer_url:
+    with group_login(migrated_db, "crypto_news_writer") as writer_url:
         conn = psycopg2.connect(writer_url)
         try:
             with conn.cursor() as cur:
