@@ -156,8 +156,8 @@ def test_bi_login_reads_the_marts_and_nothing_else(loaded):
                        "SELECT count(*) FROM crypto_news.v_articles",
                        "SELECT crypto_news_marts.refresh_aggregates()",
                        "DELETE FROM crypto_news_marts.agg_label_daily",
-                       "INSERT INTO crypto_news_marts.agg_entity_label_daily SELECT * FROM "
-                       "crypto_news_marts.agg_entity_label_daily LIMIT 1",
+                       ("INSERT INTO crypto_news_marts.agg_entity_label_daily SELECT * FROM "
+                        "crypto_news_marts.agg_entity_label_daily LIMIT 1"),
                        "CREATE VIEW crypto_news_marts.bi_view AS SELECT 1 AS x",
                        "CREATE TABLE public.bi_table (x int)"]
             for statement in refused:
