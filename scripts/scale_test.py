@@ -5,10 +5,12 @@ Creates its own database on the server, applies the migrations, generates in SQL
 articles with sources, classifications, labels and entities, plus feeds, runs and fetches, builds the secondary
 indexes after the load (the usual bulk-load order), runs VACUUM ANALYZE, then for every file in sql/queries/
 substitutes its \\set defaults and prints the EXPLAIN (ANALYZE, BUFFERS) summary: root plan node, whether any
-sequential scan reads the articles table, the indexes used, and the execution time. Drops the database at the end.
+sequential scan reads the articles table, the indexes used, and the execution time. Then the same for the queries
+a BI tool sends to the marts (MART_CHECKS, each with a 200 ms budget), after timing two refreshes of the aggregate
+marts (the first fills them, the second replaces them, as every run's refresh does). Drops the database at the end.
 
     .venv/bin/python scripts/scale_test.py [--rows 1000000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
-                                           [--keep] [--markdown]
+                                           [--keep] [--markdown] [--plans]
 
 Exits 1 when a query sequentially scans articles. Needs a superuser (or the database owner with
 session_replication_role rights) because foreign-key triggers are disabled during the synthetic load.
