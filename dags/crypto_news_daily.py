@@ -12,7 +12,8 @@ pending article ids, pool `crypto_news_http`) → `classify_articles` (updates t
 Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task continues where
 the last attempt stopped and never loads a row twice. A feed that fails does not stop the run: `finish_run` records
 it as `partial`; only a run in which every feed failed fails. Failures alert through
-`crypto_news.alerts.on_failure_callback` (one log line; a webhook when `CRYPTO_NEWS_ALERT_WEBHOOK` is set).
+`crypto_news.orchestration.alerts.on_failure_callback` (one log line; a webhook when `CRYPTO_NEWS_ALERT_WEBHOOK`
+is set).
 Backfills and reruns: docs/AIRFLOW.md.
 
 The logic lives in the `crypto_news` package (`plugins/`); this file is wiring only.
@@ -24,7 +25,7 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
-from crypto_news.alerts import default_args
+from crypto_news.orchestration.alerts import default_args
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
 HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
@@ -46,54 +47,63 @@ DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), ex
 def crypto_news_daily():
     @task(execution_timeout=timedelta(minutes=5))
     def start_run(run_id=None) -> int:
-        from crypto_news import airflow_support, db, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
+        from crypto_news.warehouse import migrations
 
-        url = airflow_support.db_url()
-        db.migrate(url)
+        url = connection.db_url()
+        migrations.migrate(url)
         return pipeline.start_run(url, run_key=run_id, trigger="airflow")
 
     @task(execution_timeout=timedelta(minutes=5))
     def sync_feeds(params=None) -> list[int]:
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        return pipeline.sync_feeds(airflow_support.db_url(), airflow_support.feeds_file(params))
+        return pipeline.sync_feeds(connection.db_url(), connection.feeds_file(params))
 
     @task(execution_timeout=timedelta(minutes=5))
     def plan_fetch(feed_ids: list[int]) -> list[list[int]]:
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        return pipeline.plan_feed_batches(airflow_support.db_url(), feed_ids)
+        return pipeline.plan_feed_batches(connection.db_url(), feed_ids)
 
     @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=30))
     def fetch_feeds(feed_ids: list[int], run: int) -> dict:
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        return pipeline.fetch_feeds(airflow_support.db_url(), run, feed_ids)
+        return pipeline.fetch_feeds(connection.db_url(), run, feed_ids)
 
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def plan_extraction() -> list[list[int]]:
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        return pipeline.plan_extraction_batches(airflow_support.db_url())
+        return pipeline.plan_extraction_batches(connection.db_url())
 
     @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=45))
     def extract_articles(article_ids: list[int], run: int) -> dict:
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        return pipeline.extract_articles(airflow_support.db_url(), run, article_ids=article_ids)
+        return pipeline.extract_articles(connection.db_url(), run, article_ids=article_ids)
 
     @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45), outlets=[ARTICLES])
     def classify_articles(run: int) -> dict:
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        return pipeline.classify_articles(airflow_support.db_url(), run)
+        return pipeline.classify_articles(connection.db_url(), run)
 
     @task(trigger_rule="all_done", retries=1, execution_timeout=timedelta(minutes=5))
     def finish_run(run: int, feed_ids: list[int]) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
-        from crypto_news import airflow_support, pipeline
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
 
-        summary = pipeline.finish_run(airflow_support.db_url(), run, feed_ids)
+        summary = pipeline.finish_run(connection.db_url(), run, feed_ids)
         if summary["status"] == "failed":  # a verdict on the data, not a glitch: retrying would not change it
             raise AirflowFailException(f"crypto-news run {run} failed: {summary['error']}")
         return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
@@ -101,9 +111,10 @@ def crypto_news_daily():
     @task(retries=1, execution_timeout=timedelta(minutes=10))
     def quality_checks(run: int) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
-        from crypto_news import airflow_support, quality
+        from crypto_news.orchestration import connection
+        from crypto_news.warehouse import quality
 
-        results = quality.run_checks(airflow_support.db_url(), run)
+        results = quality.run_checks(connection.db_url(), run)
         for r in results:
             print(r.line())
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
-from crypto_news.alerts import default_args
+from crypto_news.orchestration.alerts import default_args
 
 
 @dag(
@@ -29,23 +29,20 @@ from crypto_news.alerts import default_args
 def crypto_news_maintenance():
     @task
     def prune_feed_fetches() -> int:
-        from crypto_news import airflow_support, db, maintenance
+        from crypto_news.orchestration import connection
+        from crypto_news.warehouse import maintenance, migrations
 
-        url = airflow_support.db_url()
-        db.migrate(url)
+        url = connection.db_url()
+        migrations.migrate(url)
         return maintenance.prune_feed_fetches(url)
 
     @task
     def prune_page_archive() -> dict:
-        from crypto_news import airflow_support, archive, db
         from crypto_news.config import Settings
+        from crypto_news.orchestration import connection
+        from crypto_news.warehouse import maintenance
 
-        settings = Settings.from_env()
-        conn = db.connect(airflow_support.db_url(), application_name="crypto-news maintenance")
-        try:
-            return archive.apply_retention(conn, settings.archive_days, settings.archive_max_mb)
-        finally:
-            conn.close()
+        return maintenance.prune_page_archive(connection.db_url(), Settings.from_env())
 
     prune_feed_fetches() >> prune_page_archive()
 

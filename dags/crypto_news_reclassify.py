@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
-from crypto_news.alerts import default_args
+from crypto_news.orchestration.alerts import default_args
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")
 
@@ -30,11 +30,13 @@ ARTICLES = Asset("x-crypto-news://warehouse/articles")
 def crypto_news_reclassify():
     @task(outlets=[ARTICLES])
     def reclassify_articles() -> dict:
-        from crypto_news import airflow_support, db, pipeline
+        from crypto_news import pipeline
         from crypto_news.classify import get_classifier
+        from crypto_news.orchestration import connection
+        from crypto_news.warehouse import migrations
 
-        url = airflow_support.db_url()
-        db.migrate(url)
+        url = connection.db_url()
+        migrations.migrate(url)
         counts = pipeline.classify_articles(url, None)
         return {"classifier_version": get_classifier().version, **counts}
 

@@ -275,9 +275,9 @@ def main() -> None:
     server.start()
     ready.wait(60)
 
-    from crypto_news import db
+    from crypto_news.warehouse import scratch
 
-    db_url = db.create_scratch_database(ADMIN_URL, "cn_bench")
+    db_url = scratch.create_scratch_database(ADMIN_URL, "cn_bench")
     tmp = Path(tempfile.mkdtemp(prefix="cn-bench-"))
     feeds_file = tmp / "feeds.yml"
     feeds_file.write_text("feeds:\n" + "".join(
@@ -311,7 +311,7 @@ def main() -> None:
     finally:
         stop.set()
         server.join(10)
-        db.drop_database(ADMIN_URL, db_url)
+        scratch.drop_database(ADMIN_URL, db_url)
 
     ours = n_articles / wall1
     result = {

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from crypto_news.config import Settings
-from crypto_news.httpclient import HttpClient
+from crypto_news.fetch import HttpClient
 
 FEED_TEMPLATE = (
     '<?xml version="1.0"?><rss version="2.0"><channel><title>Bench {host}</title>'

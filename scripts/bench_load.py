@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Compare loading articles row by row (one INSERT and one COMMIT per article: the naive way) with the pipeline's
-batched path (crypto_news.store.record_fetch: execute_values pages of 500 rows, one transaction per feed fetch).
+batched path (crypto_news.warehouse.feeds.record_fetch: execute_values pages of 500 rows, one transaction per feed fetch).
 
 Creates a fresh database on the server, applies the migrations (so the load pays for every index, the generated
 full-text column and the foreign keys, as in production), generates synthetic feed items of realistic size
@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 
-from crypto_news import db, store  # noqa: E402
-from crypto_news.feedparse import FeedItem  # noqa: E402
-from crypto_news.pipeline import FeedOutcome  # noqa: E402
+from crypto_news.warehouse import db, migrations, runs, scratch  # noqa: E402
+from crypto_news.warehouse import feeds as feed_rows  # noqa: E402
+from crypto_news.model import FeedItem  # noqa: E402
+from crypto_news.model import FeedOutcome  # noqa: E402
 
 WORDS = (
     "bitcoin ether stablecoin exchange custody wallet blockchain miners mining hashrate ban regulator regulation law "
@@ -103,7 +104,7 @@ def load_batched(conn, run_id: int, feed_id: int, items: list[FeedItem], per_fet
     feed = {"feed_id": feed_id}
     for k in range(0, len(items), per_fetch):
         outcome = FeedOutcome(status="ok", http_status=200, items=items[k:k + per_fetch], duration_ms=1)
-        store.record_fetch(conn, run_id, feed, outcome)  # commits
+        feed_rows.record_fetch(conn, run_id, feed, outcome)  # commits
     return time.monotonic() - started
 
 
@@ -128,16 +129,16 @@ def main(argv=None) -> int:
     payload = sum(len(i.title) + len(i.summary) + len(i.content) for i in items) / len(items)
     print(f"{args.rows:,} synthetic items, {payload / 1024:.1f} KB of text each on average")
 
-    url = db.create_scratch_database(args.admin_url, "cn_bench_load")
+    url = scratch.create_scratch_database(args.admin_url, "cn_bench_load")
     try:
-        db.migrate(url)
+        migrations.migrate(url)
         conn = db.connect(url, application_name="crypto-news bench load")
         with conn.cursor() as cur:
             cur.execute("INSERT INTO feeds (url, name) VALUES (%s, %s) RETURNING feed_id",
                         ("https://bench.example/rss", "bench"))
             feed_id = cur.fetchone()[0]
         conn.commit()
-        run_id = store.start_run(conn, f"bench-load-{uuid.uuid4()}", "bench")
+        run_id = runs.start_run(conn, f"bench-load-{uuid.uuid4()}", "bench")
 
         reset(conn)
         naive_s = load_naive(conn, run_id, feed_id, items)
@@ -147,11 +148,11 @@ def main(argv=None) -> int:
         assert count(conn) == (args.rows, args.rows), count(conn)
         conn.close()
     finally:
-        db.drop_database(args.admin_url, url)
+        scratch.drop_database(args.admin_url, url)
 
     naive_rate, batched_rate = args.rows / naive_s, args.rows / batched_s
     print(f"row by row (INSERT + COMMIT per article): {naive_s:8.1f} s  {naive_rate:10,.0f} articles/s")
-    print(f"batched (store.record_fetch, {args.items_per_fetch} items per fetch): {batched_s:8.1f} s  "
+    print(f"batched (warehouse.feeds.record_fetch, {args.items_per_fetch} items per fetch): {batched_s:8.1f} s  "
           f"{batched_rate:10,.0f} articles/s")
     print(f"ratio: {batched_rate / naive_rate:.1f}x")
     return 0

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
 from crypto_news.extract import EXTRACTOR_VERSION, analyse_page
-from crypto_news.scoring import score
+from scoring import score
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "article-extraction-benchmark"
 

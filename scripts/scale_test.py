@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from psycopg2 import sql  # noqa: E402
 
-from crypto_news import db  # noqa: E402
+from crypto_news.warehouse import db, migrations, scratch  # noqa: E402
 
 QUERIES_DIR = ROOT / "sql" / "queries"
 LOADED_TABLES = ("articles", "article_sources", "article_classifications", "article_labels", "article_entities")
@@ -261,11 +261,11 @@ def main(argv=None) -> int:
     ap.add_argument("--plans", action="store_true", help="also print the plans of the BI queries on the marts")
     args = ap.parse_args(argv)
 
-    url = db.create_scratch_database(args.admin_url, "cn_scale")
+    url = scratch.create_scratch_database(args.admin_url, "cn_scale")
     t_all = time.monotonic()
     failed = False
     try:
-        db.migrate(url)
+        migrations.migrate(url)
         conn = db.connect(url, application_name="crypto-news scale test")
         cur = conn.cursor()
         timings = {}
@@ -394,7 +394,7 @@ def main(argv=None) -> int:
         if args.keep:
             print(f"\nkept database {urlsplit(url).path.lstrip('/')}")
         else:
-            db.drop_database(args.admin_url, url)
+            scratch.drop_database(args.admin_url, url)
     print(f"\ntotal {time.monotonic() - t_all:.0f} s; "
           + ("FAIL: a query scans the articles table sequentially" if failed else "every query uses indexes on articles"))
     return 1 if failed else 0

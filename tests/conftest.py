@@ -48,16 +48,16 @@ def temporary_database():
     """Create a fresh, empty database on the test server and drop it afterwards."""
     import psycopg2
 
-    from crypto_news import db
+    from crypto_news.warehouse import scratch
 
     try:
-        url = db.create_scratch_database(ADMIN_URL, "cn_test")
+        url = scratch.create_scratch_database(ADMIN_URL, "cn_test")
     except psycopg2.OperationalError as exc:  # pragma: no cover - environment problem
         pytest.fail(f"test PostgreSQL not reachable at {ADMIN_URL}: {exc}")
     try:
         yield url
     finally:
-        db.drop_database(ADMIN_URL, url)
+        scratch.drop_database(ADMIN_URL, url)
 
 
 def query(url: str, sql: str, *args):
@@ -108,9 +108,9 @@ def db_url():
 @pytest.fixture
 def migrated_db(db_url):
     """URL of a fresh database with every migration applied."""
-    from crypto_news import db
+    from crypto_news.warehouse import migrations
 
-    db.migrate(db_url)
+    migrations.migrate(db_url)
     return db_url
 
 

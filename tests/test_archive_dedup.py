@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sitekit import FIXTURES, serve_site, write_feed_list
 
-from crypto_news import archive, dedup, pipeline
+from crypto_news import dedup, pipeline
+from crypto_news.warehouse import archive, duplicates
 from crypto_news.config import Settings
 from conftest import query as q
 
@@ -156,7 +157,7 @@ def test_duplicate_checks_read_the_index_not_every_earlier_article(migrated_db):
             batch = cur.fetchall()
             params = {"ids": [b[0] for b in batch], "hashes": [b[1] for b in batch],
                       "simhashes": [b[2] for b in batch], "max_bits": dedup.NEAR_DUPLICATE_MAX_BITS}
-            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + pipeline._EARLIER_COPIES_SQL, params)
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + duplicates.EARLIER_COPIES_SQL, params)
             nodes = list(_plan_nodes(cur.fetchone()[0][0]["Plan"]))
             range_scans = [n for n in nodes if n.get("Index Name") == "articles_pkey"
                            and "<" in n.get("Index Cond", "")]
@@ -167,7 +168,7 @@ def test_duplicate_checks_read_the_index_not_every_earlier_article(migrated_db):
             # within the batch
             cur.execute("SELECT min(article_id) FROM articles")
             first_id = cur.fetchone()[0]
-            marks = pipeline._duplicate_marks(cur, batch)
+            marks = duplicates.duplicate_marks(cur, batch)
             assert all(dup == first_id + (article_id - first_id) % 300 for article_id, (dup, _near) in marks.items())
             assert all(near is not None and near < article_id for article_id, (_dup, near) in marks.items())
     finally:

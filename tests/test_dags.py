@@ -56,7 +56,7 @@ def test_daily_dag_contract(bag):
 
 
 def test_daily_dag_fan_out_pool_alerts_assets(bag):
-    from crypto_news.alerts import on_failure_callback
+    from crypto_news.orchestration.alerts import on_failure_callback
 
     dag = bag.dags["crypto_news_daily"]
     tasks = {t.task_id: t for t in dag.tasks}
@@ -79,7 +79,7 @@ def _callbacks(task) -> list:
 
 
 def test_reclassify_and_maintenance_dags(bag):
-    from crypto_news.alerts import on_failure_callback
+    from crypto_news.orchestration.alerts import on_failure_callback
 
     re_dag, mt_dag = bag.dags["crypto_news_reclassify"], bag.dags["crypto_news_maintenance"]
     assert re_dag.schedule is None and mt_dag.schedule == "@weekly"
@@ -199,7 +199,7 @@ def _context(exc):
 
 
 def test_failure_callback_logs_one_line_and_posts_the_webhook(monkeypatch, caplog):
-    from crypto_news.alerts import on_failure_callback
+    from crypto_news.orchestration.alerts import on_failure_callback
 
     hook = _Webhook()
     monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)
@@ -226,7 +226,7 @@ def test_failure_callback_logs_one_line_and_posts_the_webhook(monkeypatch, caplo
 
 
 def test_failure_callback_never_raises(monkeypatch, caplog):
-    from crypto_news.alerts import on_failure_callback
+    from crypto_news.orchestration.alerts import on_failure_callback
 
     hook = _Webhook(status=500)
     monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)

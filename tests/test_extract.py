@@ -1,4 +1,4 @@
-"""Tests of crypto_news.extract (page -> text, metadata, status) and crypto_news.scoring."""
+"""Tests of crypto_news.extract (page -> text, metadata, status) and scripts/scoring.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import trafilatura
 from crypto_news import extract as X
+from crypto_news.extract import page as extract_page_module
+from crypto_news.extract.checks import visible_text
 from crypto_news.extract import PageResult, decode_html, extract_page
-from crypto_news.scoring import doc_counts, score, shingles, tokenize
+from scoring import doc_counts, score, shingles, tokenize
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
 BENCHMARK = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "article-extraction-benchmark"
@@ -62,7 +65,7 @@ def test_normal_article_text_and_metadata():
     assert r.image == "https://news.example.org/images/fee-overhaul.jpg"
     assert "Example Chain" in r.tags
     assert 250 < r.word_count < 400
-    assert r.extractor == "trafilatura" and r.extractor_version.startswith(X.trafilatura.__version__ + "+")
+    assert r.extractor == "trafilatura" and r.extractor_version.startswith(trafilatura.__version__ + "+")
     assert_storable(r)
     assert r.to_dict()["published"] == "2024-03-05T13:30:00+00:00"
 
@@ -140,7 +143,7 @@ def test_parse_html_same_trees_on_real_pages(monkeypatch):
         body = path.read_bytes()
         html = decode_html(gzip.decompress(body) if path.suffix == ".gz" else body, "text/html")
         with monkeypatch.context() as m:
-            m.setattr(X, "load_html", lambda h: None)  # a page handed to the loader shows as a missing tree
+            m.setattr(extract_page_module, "load_html", lambda h: None)  # a page handed to the loader shows as a missing tree
             direct += X.parse_html(html) is not None
         assert_same_tree(X.parse_html(html), load_html(html), path)
     assert direct >= 0.9 * len(paths), (direct, len(paths))
@@ -163,7 +166,7 @@ def test_visible_text_is_the_body_text_outside_hidden_elements():
         parts = tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)"
                            " and not(ancestor::noscript) and not(ancestor::template)]")
         expected = " ".join(p.strip() for p in parts if p.strip())
-        assert X._visible_text(tree) == expected
+        assert visible_text(tree) == expected
         assert "lead" in expected and "script tail" in expected and "pi tail" in expected and "été" in expected
         for hidden in ("a comment", "not shown", "enable", "template text", "color", "var head", "instruction"):
             assert hidden not in expected

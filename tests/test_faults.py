@@ -24,7 +24,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 from conftest import temporary_database
-from crypto_news import db, pipeline
+from crypto_news import pipeline
+from crypto_news.warehouse import runlock
 from crypto_news.config import Settings
 from sitekit import STORIES, serve_site, write_feed_list
 from conftest import query
@@ -274,7 +275,7 @@ def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, t
     assert query(migrated_db, "SELECT status, finished_at FROM pipeline_runs") == [("running", None)]
     # The killed session's advisory lock is released as soon as the server sees the socket closed.
     wait_for(lambda: not query(migrated_db, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
-                               db.RUN_LOCK & 0xFFFFFFFF), 10, "the run lock of the killed run to go")
+                               runlock.RUN_LOCK & 0xFFFFFFFF), 10, "the run lock of the killed run to go")
 
     site.latency = 0.0
     second = cli(["run", "--json", "--feeds", str(feeds)], {"CRYPTO_NEWS_DB_URL": migrated_db})
@@ -454,7 +455,7 @@ def test_truncated_compressed_body_is_a_retryable_error_not_half_a_body(http_ser
     import zlib
 
     import brotli
-    from crypto_news.httpclient import FetchError, HttpClient
+    from crypto_news.fetch import FetchError, HttpClient
 
     plain = b"<html><body>" + b"<p>a sentence of the article</p>" * 3000 + b"</body></html>"
     packed = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding](plain)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_path
 
-from crypto_news.feedparse import FeedParseError, parse_feed
+from crypto_news.feeds.parse import FeedParseError, parse_feed
 from crypto_news.text import LIMITS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"

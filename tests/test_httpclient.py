@@ -19,9 +19,9 @@ from email.utils import formatdate
 import brotli
 import pytest
 from conftest import LoopbackServer
-from crypto_news import netguard
+from crypto_news.fetch import netguard
 from crypto_news.config import Settings
-from crypto_news.httpclient import ERROR_KINDS, FetchError, HttpClient, Response
+from crypto_news.fetch import ERROR_KINDS, FetchError, HttpClient, Response
 
 FAST_BACKOFF = 0.01  # seconds; keeps retry tests quick
 

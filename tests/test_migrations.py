@@ -7,7 +7,7 @@ import shutil
 import psycopg2
 import pytest
 
-from crypto_news import db
+from crypto_news.warehouse import db, migrations
 
 EXPECTED_TABLES = {"feeds", "feed_fetches", "articles", "article_sources", "article_labels", "article_entities",
                    "article_classifications", "pipeline_runs", "schema_migrations"}
@@ -24,48 +24,48 @@ def tables(url):
 
 
 def test_migrate_creates_schema_and_is_idempotent(db_url):
-    applied = db.migrate(db_url)
+    applied = migrations.migrate(db_url)
     assert applied and applied[0] == "0001_core.sql"
     assert EXPECTED_TABLES <= tables(db_url)
-    assert db.migrate(db_url) == []
+    assert migrations.migrate(db_url) == []
     conn = psycopg2.connect(db_url)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT version, checksum FROM crypto_news.schema_migrations ORDER BY version")
         rows = cur.fetchall()
     conn.close()
-    assert [r[0] for r in rows] == [m.version for m in db.list_migrations()]
+    assert [r[0] for r in rows] == [m.version for m in migrations.list_migrations()]
     assert all(len(r[1]) == 64 for r in rows)
 
 
 def test_edited_migration_is_refused(db_url, tmp_path):
     sql = tmp_path / "sql" / "migrations"
-    shutil.copytree(db.MIGRATIONS_DIR, sql)
-    db.migrate(db_url, sql)
+    shutil.copytree(migrations.MIGRATIONS_DIR, sql)
+    migrations.migrate(db_url, sql)
     first = sorted(sql.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- an innocent-looking edit\n")
-    with pytest.raises(db.MigrationError, match="was edited after it was applied"):
-        db.migrate(db_url, sql)
+    with pytest.raises(migrations.MigrationError, match="was edited after it was applied"):
+        migrations.migrate(db_url, sql)
 
 
 def test_new_migration_applies_once_and_failed_one_leaves_nothing(db_url, tmp_path):
     sql = tmp_path / "migrations"
-    shutil.copytree(db.MIGRATIONS_DIR, sql)
-    db.migrate(db_url, sql)
+    shutil.copytree(migrations.MIGRATIONS_DIR, sql)
+    migrations.migrate(db_url, sql)
     (sql / "9001_extra.sql").write_text("CREATE TABLE extra_thing (id int);")
-    assert db.migrate(db_url, sql) == ["9001_extra.sql"]
+    assert migrations.migrate(db_url, sql) == ["9001_extra.sql"]
     assert "extra_thing" in tables(db_url)
     (sql / "9002_broken.sql").write_text("CREATE TABLE half_done (id int);\nSELECT no_such_function();")
-    with pytest.raises(db.MigrationError, match="9002_broken.sql failed"):
-        db.migrate(db_url, sql)
+    with pytest.raises(migrations.MigrationError, match="9002_broken.sql failed"):
+        migrations.migrate(db_url, sql)
     assert "half_done" not in tables(db_url)
     (sql / "9002_broken.sql").unlink()
-    assert db.migrate(db_url, sql) == []
+    assert migrations.migrate(db_url, sql) == []
 
 
 def test_bad_file_name_is_refused(tmp_path):
     (tmp_path / "1_init.sql").write_text("SELECT 1;")
-    with pytest.raises(db.MigrationError, match="NNNN_name.sql"):
-        db.list_migrations(tmp_path)
+    with pytest.raises(migrations.MigrationError, match="NNNN_name.sql"):
+        migrations.list_migrations(tmp_path)
 
 
 def test_mask_url_hides_password():

@@ -9,8 +9,8 @@ import ipaddress
 import socket
 
 import pytest
-from crypto_news import netguard
-from crypto_news.netguard import BlockedAddress, InvalidURL, ResolutionError, check_url, parse_allowlist
+from crypto_news.fetch import netguard
+from crypto_news.fetch.netguard import BlockedAddress, InvalidURL, ResolutionError, check_url, parse_allowlist
 
 NAMES = {
     "localhost": ["127.0.0.1", "::1"],

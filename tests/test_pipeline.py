@@ -10,6 +10,7 @@ import sys
 from sitekit import serve_site, write_feed_list
 
 from crypto_news import pipeline
+from crypto_news.pipeline import stage_extract, stage_feeds
 from crypto_news.config import Settings
 from conftest import query as q
 
@@ -171,7 +172,7 @@ def test_page_whose_extraction_hangs_is_marked_timeout_and_the_rest_load(migrate
 
     release = threading.Event()
 
-    class StuckOnOnePage(pipeline._Extractor):
+    class StuckOnOnePage(stage_extract._Extractor):
         def __init__(self, workers):
             super().__init__(1)
             self.pool = ThreadPoolExecutor(2)
@@ -187,8 +188,8 @@ def test_page_whose_extraction_hangs_is_marked_timeout_and_the_rest_load(migrate
             release.set()
             self.pool.shutdown(wait=True)
 
-    monkeypatch.setattr(pipeline, "_Extractor", StuckOnOnePage)
-    monkeypatch.setattr(pipeline, "EXTRACT_TIMEOUT_S", 1.5)
+    monkeypatch.setattr(stage_extract, "_Extractor", StuckOnOnePage)
+    monkeypatch.setattr(stage_extract, "EXTRACT_TIMEOUT_S", 1.5)
     feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server))
     started = time.monotonic()
     pipeline.run(migrated_db, feeds, SETTINGS)
@@ -206,26 +207,26 @@ def test_feeds_parsed_by_worker_processes_load_the_same_as_parsed_inline(http_se
     reported by the stage) come out exactly as when parsing inline."""
     from conftest import temporary_database
 
-    from crypto_news import db
+    from crypto_news.warehouse import migrations
 
     urls = serve_site(http_server)
     http_server.add("/feeds/not-a-feed.rss", b"<html><body><p>Moved to our new site.</p></body></html>",
                     headers={"Content-Type": "text/html"})
     feeds = write_feed_list(tmp_path / "feeds.yml", urls, [("not a feed", http_server.url("/feeds/not-a-feed.rss"))])
     used_pool = []
-    close = pipeline._FeedParser.close
+    close = stage_feeds._FeedParser.close
 
     def record(self):
         used_pool.append(self.pool is not None)
         close(self)
 
-    monkeypatch.setattr(pipeline._FeedParser, "close", record)
+    monkeypatch.setattr(stage_feeds._FeedParser, "close", record)
     settings = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=2)
     outcomes = []
-    for pool_after in (pipeline._FeedParser.POOL_AFTER_S, 0.0):  # inline (a small stage), then workers at once
-        monkeypatch.setattr(pipeline._FeedParser, "POOL_AFTER_S", pool_after)
+    for pool_after in (stage_feeds._FeedParser.POOL_AFTER_S, 0.0):  # inline (a small stage), then workers at once
+        monkeypatch.setattr(stage_feeds._FeedParser, "POOL_AFTER_S", pool_after)
         with temporary_database() as url:
-            db.migrate(url)
+            migrations.migrate(url)
             counts = pipeline.fetch_feeds(url, None, pipeline.sync_feeds(url, feeds), settings)
             fetches = q(url, """SELECT f.name, x.status, x.error_kind, x.items_seen, x.items_new
                                 FROM feed_fetches x JOIN feeds f USING (feed_id) ORDER BY f.name""")

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
-from crypto_news.feedparse import FeedParseError, ParsedFeed, parse_feed
+from crypto_news.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from crypto_news.text import clean, html_to_text, one_line
-from crypto_news.urls import canonical_url, link_problem
+from crypto_news.feeds.urls import canonical_url, link_problem
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

@@ -1,10 +1,11 @@
-"""Data-quality checks (crypto_news.quality) and retention (crypto_news.maintenance) on a real PostgreSQL."""
+"""Data-quality checks (crypto_news.warehouse.quality) and retention
+(crypto_news.warehouse.maintenance) on a real PostgreSQL."""
 
 from __future__ import annotations
 
 import psycopg2
 import pytest
-from crypto_news import maintenance, quality
+from crypto_news.warehouse import maintenance, quality
 
 
 def _seed(url: str, *, fetch_status: str = "ok", text_sources=("page", "page", "feed_summary")) -> int:

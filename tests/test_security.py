@@ -159,16 +159,16 @@ def test_password_is_masked_in_output_logs_and_stored_runs(password_role, http_s
 _EXECUTORS = {"execute", "executemany", "execute_values", "mogrify", "copy_expert", "execute_batch"}
 # Names allowed inside an f-string that builds SQL, with why each is safe:
 ALLOWED_IN_SQL = {
-    # db.py, migrations: the schema name, a module constant ("crypto_news"), never input.
+    # warehouse/db.py, warehouse/migrations.py: the schema name, a module constant ("crypto_news"), never input.
     "SCHEMA": "module constant",
-    # embedded.py: the database name, a module constant ("crypto_news").
+    # warehouse/embedded.py: the database name, a module constant ("crypto_news").
     "DB_NAME": "module constant",
-    # pipeline.py: a fixed column list shared by two SELECTs (module constant).
+    # warehouse/articles.py: a fixed column list shared by two SELECTs (module constant).
     "_ARTICLE_COLS": "module constant",
-    # pipeline.py: the FROM/WHERE of the labelling backlog, shared by its probe and its query (module constant;
+    # warehouse/labels.py: the FROM/WHERE of the labelling backlog, shared by its probe and its query (module constant;
     # its values are parameters).
     "_TO_CLASSIFY_FROM": "module constant",
-    # store.add_run_counts: "col = col + %(col)s" built from the keyword names of the call (the pipeline's own
+    # runs.add_run_counts: "col = col + %(col)s" built from the keyword names of the call (the pipeline's own
     # counter names, written in code); the values are parameters.
     "sets": "identifiers from the caller's keyword names (code), values parameterised",
 }
@@ -230,7 +230,7 @@ def _problems(sql: ast.expr, where: str, constants: dict[str, ast.expr], locals_
 
 def test_all_sql_is_parameterised():
     problems, calls = [], 0
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         constants = _module_strings(tree)
         for fn in [tree, *[n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]]:
@@ -243,7 +243,7 @@ def test_all_sql_is_parameterised():
                     sql = _sql_arg(node)
                     if sql is not None:
                         calls += 1
-                        problems += _problems(sql, f"{path.name}:{node.lineno}", constants, locals_)
+                        problems += _problems(sql, f"{path.relative_to(PACKAGE)}:{node.lineno}", constants, locals_)
     assert calls > 40  # the scan sees the package's SQL
     assert sorted(set(problems)) == []
 
@@ -268,9 +268,9 @@ def test_the_scan_catches_values_in_sql():
 
 def test_run_counter_names_are_identifiers_from_code():
     """The one place where identifiers are interpolated from arguments: only plain identifiers reach it."""
-    source = (PACKAGE / "store.py").read_text(encoding="utf-8")
+    source = (PACKAGE / "warehouse" / "runs.py").read_text(encoding="utf-8")
     assert 'sets = ", ".join(f"{k} = {k} + %({k})s" for k in counts)' in source
-    calls = re.findall(r"add_run_counts\([^)]*\)", "".join(p.read_text() for p in PACKAGE.glob("*.py")))
+    calls = re.findall(r"add_run_counts\([^)]*\)", "".join(p.read_text() for p in PACKAGE.rglob("*.py")))
     keys = {k for c in calls for k in re.findall(r"(\w+)=", c)}
     assert keys and keys <= {"articles_extracted", "articles_classified", "labels_written"}, keys
 
@@ -279,7 +279,7 @@ def test_run_counter_names_are_identifiers_from_code():
 
 
 def test_embedded_database_listens_on_localhost_only(monkeypatch):
-    from crypto_news import embedded
+    from crypto_news.warehouse import embedded
 
     try:
         embedded.find_bindir()

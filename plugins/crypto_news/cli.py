@@ -31,7 +31,7 @@ def resolve_db_url(settings: Settings) -> str:
     """CRYPTO_NEWS_DB_URL when set, else the embedded project-local cluster (created and started on first use)."""
     if settings.db_url:
         return settings.db_url
-    from . import embedded
+    from .warehouse import embedded
 
     try:
         return embedded.ensure()
@@ -82,34 +82,35 @@ def _exit_for(summary: dict) -> int:
 # --- commands --------------------------------------------------------------------------------------------------------------
 
 def cmd_migrate(args, settings):
-    from . import db
+    from .warehouse import migrations
 
     url = resolve_db_url(settings)
-    applied = db.migrate(url)
+    applied = migrations.migrate(url)
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
     return 0
 
 
 def cmd_run(args, settings):
-    from . import db, pipeline
+    from . import pipeline
+    from .warehouse import runlock
 
     url = resolve_db_url(settings)
     feeds = Path(args.feeds) if args.feeds else settings.feeds_file
     try:
         summary = pipeline.run(url, feeds, settings)
-    except db.RunInProgress as exc:
+    except runlock.RunInProgress as exc:
         raise CliError(str(exc), 1) from None
     print(json.dumps(_json_summary(summary), indent=None if args.json else 2) if args.json else format_summary(summary))
     return _exit_for(summary)
 
 
 def cmd_summary(args, settings):
-    from . import db, store
+    from .warehouse import db, runs
 
     url = resolve_db_url(settings)
     conn = db.connect(url)
     try:
-        summary = store.load_run_summary(conn, args.run_id, args.trigger)
+        summary = runs.load_run_summary(conn, args.run_id, args.trigger)
     finally:
         conn.close()
     if not summary:
@@ -150,7 +151,7 @@ def cmd_extract(args, settings):
         return 0
     if not args.target:
         raise CliError("give a URL, or --html FILE...")
-    from .httpclient import FetchError, HttpClient
+    from .fetch import FetchError, HttpClient
 
     code = 0
     with HttpClient(settings) as client:
@@ -196,28 +197,21 @@ def cmd_reextract(args, settings):
 
 
 def cmd_retention(args, settings):
-    from . import archive, db
+    from .warehouse import maintenance
 
     url = resolve_db_url(settings)
-    conn = db.connect(url)
-    try:
-        print(json.dumps(archive.apply_retention(conn, settings.archive_days, settings.archive_max_mb)))
-    finally:
-        conn.close()
+    print(json.dumps(maintenance.prune_page_archive(url, settings)))
     return 0
 
 
 def cmd_feeds(args, settings):
-    from . import db
+    from .warehouse import db, feeds, migrations
 
     url = resolve_db_url(settings)
-    db.migrate(url)
+    migrations.migrate(url)
     conn = db.connect(url)
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT * FROM v_feed_health ORDER BY feed_name")
-            cols = [d[0] for d in cur.description]
-            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        cols, rows = feeds.feed_health(conn)
     finally:
         conn.close()
     if args.json:
@@ -254,7 +248,7 @@ def _page_json(page, text: str | None = None) -> dict:
 
 
 def cmd_db(args, settings):
-    from . import embedded
+    from .warehouse import embedded
 
     try:
         if args.action == "stop":
@@ -269,17 +263,17 @@ def cmd_db(args, settings):
 
 
 def _masked(url: str) -> str:
-    from .db import mask_url
+    from .warehouse.db import mask_url
 
     return mask_url(url)
 
 
 def cmd_airflow_run(args, settings):
     """Run the daily DAG once through Airflow (``airflow dags test``) with a throwaway local Airflow home."""
-    from . import db, store
+    from .warehouse import db, migrations, runs
 
     url = resolve_db_url(settings)
-    db.migrate(url)
+    migrations.migrate(url)
     feeds = Path(args.feeds).resolve()
     if not feeds.exists():
         raise CliError(f"feed list not found: {feeds}")
@@ -317,7 +311,7 @@ def cmd_airflow_run(args, settings):
                           stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
     conn = db.connect(url)
     try:
-        summary = store.load_run_summary(conn, trigger="airflow")
+        summary = runs.load_run_summary(conn, trigger="airflow")
     finally:
         conn.close()
     if summary is None:
@@ -397,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     import psycopg2
 
-    from .db import DatabaseError
+    from .warehouse.db import DatabaseError
 
     try:
         settings = Settings.from_env()
@@ -409,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crypto-news: {exc}", file=sys.stderr)
         return 2
     except psycopg2.Error as exc:  # the database failed mid-command: one line, no secrets
-        from .db import mask_secrets
+        from .warehouse.db import mask_secrets
 
         msg = mask_secrets(" ".join(str(exc).split()), Settings.from_env().db_url)
         print(f"crypto-news: database error: {msg}", file=sys.stderr)

@@ -5,7 +5,7 @@ every worker forked from it starts with the classifier ready instead of building
 taxonomy cannot be loaded, nothing happens here: each worker then meets the error itself and reports it.
 """
 
-from .classify import get_classifier
+from ..classify import get_classifier
 
 try:
     get_classifier()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from ..model import FeedSpec
 from .urls import link_problem
 
 ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site"}
@@ -14,16 +14,6 @@ ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site"}
 
 class FeedListError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    name: str
-    url: str
-    enabled: bool = True
-    tags: tuple[str, ...] = field(default_factory=tuple)
-    robots: bool = True
-    site: str | None = None
 
 
 def load_feed_list(path: str | Path) -> list[FeedSpec]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import feedparser
 
-from .text import LIMITS, clean, html_to_text, one_line
+from ..model import FeedItem, ParsedFeed
+from ..text import LIMITS, clean, html_to_text, one_line
 from .urls import canonical_url, link_problem
 
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -57,29 +57,6 @@ class FeedParseError(Exception):
 
     def __reduce__(self):  # raised in a parsing worker process, re-raised in the caller
         return (FeedParseError, (self.kind, self.message))
-
-
-@dataclass
-class FeedItem:
-    url: str
-    canonical_url: str
-    guid: str | None
-    title: str | None
-    summary: str | None
-    content: str | None  # full content (e.g. content:encoded) as plain text, when the feed carries it
-    author: str | None
-    categories: list[str]
-    published_at: datetime | None
-    published_flag: str | None  # None when fine, else 'missing', 'future', 'too_old' or 'unparsable'
-
-
-@dataclass
-class ParsedFeed:
-    title: str | None
-    site_url: str | None
-    items: list[FeedItem]
-    skipped: list[str] = field(default_factory=list)  # one reason per skipped entry
-    warning: str | None = None  # bozo problem of a feed that still parsed
 
 
 def _entry_date(entry, now: datetime) -> tuple[datetime | None, str | None]:

@@ -23,7 +23,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
-from .config import PROJECT_ROOT
+from ..config import PROJECT_ROOT
 
 STATE_DIR = PROJECT_ROOT / ".local" / "pg"
 DB_NAME = "crypto_news"

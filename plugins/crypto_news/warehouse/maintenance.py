@@ -1,19 +1,20 @@
 """Retention for the warehouse's operational tables (the weekly DAG ``crypto_news_maintenance``).
 
-For now one rule: rows of ``feed_fetches`` (one per feed per run) older than ``CRYPTO_NEWS_FETCH_LOG_DAYS`` days
-(default 180) are deleted, in bounded batches so that no long transaction holds locks on a busy table. Articles,
-labels and runs are never deleted here.
+Two rules: rows of ``feed_fetches`` (one per feed per run) older than ``CRYPTO_NEWS_FETCH_LOG_DAYS`` days
+(default 180) are deleted, in bounded batches so that no long transaction holds locks on a busy table; and the raw
+page archive's retention (:func:`prune_page_archive`, also ``crypto-news retention``). Articles, labels and runs are
+never deleted here.
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import db
-
-from .config import Settings
+from ..config import Settings
+from . import archive, db
 
 log = logging.getLogger("crypto_news")
+
 
 def fetch_log_days() -> int:
     """CRYPTO_NEWS_FETCH_LOG_DAYS (default 180, at least 1): fetch-log rows older than this are deleted."""
@@ -44,5 +45,14 @@ def prune_feed_fetches(db_url: str, days: int | None = None, batch_size: int = 1
                 break
         log.info("feed_fetches retention: %d row(s) older than %d day(s) deleted", deleted, days)
         return deleted
+    finally:
+        conn.close()
+
+
+def prune_page_archive(db_url: str, settings: Settings) -> dict:
+    """The raw page archive's retention (``CRYPTO_NEWS_ARCHIVE_DAYS`` / ``CRYPTO_NEWS_ARCHIVE_MAX_MB``)."""
+    conn = db.connect(db_url, application_name="crypto-news maintenance")
+    try:
+        return archive.apply_retention(conn, settings.archive_days, settings.archive_max_mb)
     finally:
         conn.close()

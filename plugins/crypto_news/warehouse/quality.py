@@ -6,7 +6,7 @@ at the first failure, so a failing run names every broken rule at once. :func:`a
 
 Scope: given a pipeline run (``run_id``), the row-level checks look at what that run touched (articles discovered
 or updated, labels written since the run started) and the run-level checks at that run; without a run they look at
-the whole warehouse (``python -m crypto_news.quality``).
+the whole warehouse (``python -m crypto_news.warehouse.quality``).
 
 Checks
   canonical_url     every article has a non-empty canonical URL
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from . import db
-from .config import Settings
+from ..config import Settings
 
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -75,7 +75,7 @@ def check_canonical_url(cur, since) -> CheckResult:
 
 
 def check_label_set(cur, since) -> CheckResult:
-    from .classify import LABELS
+    from ..classify import LABELS
 
     cur.execute(
         """SELECT label, count(*) FROM article_labels
@@ -166,8 +166,8 @@ def assert_checks(results: list[CheckResult]) -> list[CheckResult]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m crypto_news.quality [--run-id N] [--json]``: exit 0 when every check passes, else 1."""
-    p = argparse.ArgumentParser(prog="python -m crypto_news.quality", description=__doc__.splitlines()[0])
+    """``python -m crypto_news.warehouse.quality [--run-id N] [--json]``: exit 0 when every check passes, else 1."""
+    p = argparse.ArgumentParser(prog="python -m crypto_news.warehouse.quality", description=__doc__.splitlines()[0])
     p.add_argument("--db-url", default=os.environ.get("CRYPTO_NEWS_DB_URL"), help="default: CRYPTO_NEWS_DB_URL")
     p.add_argument("--run-id", type=int, default=None, help="scope to one pipeline run (default: whole warehouse)")
     p.add_argument("--json", action="store_true")

@@ -39,48 +39,32 @@ interruptible and is outside the deadline; cookies set by servers are kept in me
 from __future__ import annotations
 
 import email.utils
-import heapq
-import itertools
 import logging
 import random
-import socket
 import threading
 import time
 import urllib.robotparser
-import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Self
 from urllib.parse import urljoin, urlsplit
 
-import brotli
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util import connection as urllib3_connection
 
+from ..config import Settings
 from . import netguard
-from .config import Settings
+from .connection import GuardedAdapter
+from .deadline import Deadline, current
+from .decoding import BodyDecodeError, Decoder, decoders_for
+from .errors import ERROR_KINDS, FetchError, exception_chain, is_retryable_status, root_message
+from .politeness import HostGate
+
+__all__ = ["ERROR_KINDS", "FetchError", "HttpClient", "Response"]
 
 log = logging.getLogger(__name__)
-
-ERROR_KINDS = (
-    "http_error",
-    "timeout",
-    "too_large",
-    "blocked",
-    "tls",
-    "dns",
-    "connection",
-    "too_many_redirects",
-    "bad_url",
-    "robots",
-)
 
 DEFAULT_BACKOFF_BASE_S = 0.5  # first retry waits about this long, then doubles (with jitter)
 CHUNK_SIZE = 64 * 1024  # bytes read from the socket at a time
@@ -92,30 +76,6 @@ ACCEPT_ENCODING = "gzip, deflate, br"
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 
 
-def is_retryable_status(status: int) -> bool:
-    return status in (408, 429) or (500 <= status <= 599 and status not in (501, 505))
-
-
-class FetchError(Exception):
-    """A request that did not produce a 2xx or 304 response. ``kind`` is one of :data:`ERROR_KINDS`."""
-
-    def __init__(self, kind: str, message: str, url: str, status: int | None = None, retryable: bool = False):
-        if kind not in ERROR_KINDS:
-            raise ValueError(f"unknown FetchError kind {kind!r}")
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.url = url
-        self.status = status
-        self.retryable = retryable
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"FetchError({self.kind!r}, {self.message!r}, url={self.url!r}, status={self.status!r})"
-
-
 @dataclass
 class Response:
     url: str  # requested URL
@@ -125,258 +85,6 @@ class Response:
     body: bytes  # decoded (gzip/deflate/br undone); empty for 304
     elapsed_s: float  # wall time of get(), including politeness waits, retries and redirects
     redirects: list[str] = field(default_factory=list)  # every Location followed, in order
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Deadline watchdog: shuts the socket of the exchange in progress down when the deadline passes.
-
-_current = threading.local()  # .deadline: the _Deadline of the exchange running on this thread
-
-
-class _Deadline:
-    """The time limit of one request: when it expires before :meth:`cancel`, the attached connection's socket is
-    shut down, which ends a read blocked in any layer. Expiry is watched by :data:`_WATCHDOG` (one thread for all
-    requests)."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.expires = time.monotonic() + seconds
-        self._lock = threading.Lock()
-        self._conn = None
-        self._fired = False
-        self._done = False
-        _WATCHDOG.add(self)
-
-    def remaining(self) -> float:
-        return self.expires - time.monotonic()
-
-    def expired(self) -> bool:
-        return self._fired or time.monotonic() >= self.expires
-
-    def attach(self, conn) -> None:
-        with self._lock:
-            self._conn = conn
-            if self._fired:
-                _shutdown(conn)
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._fired = True
-            if self._conn is not None:
-                _shutdown(self._conn)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._done = True
-            self._conn = None
-
-
-class _Watchdog:
-    """One daemon thread for every request deadline: it sleeps until the nearest expiry and fires what has expired.
-    Cancelled deadlines are dropped when they reach the front. (A timer thread per request cost more CPU than
-    the request itself on a fast network.)"""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Deadline]] = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def add(self, deadline: _Deadline) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (deadline.expires, next(self._seq), deadline))
-            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
-                self._thread = threading.Thread(target=self._run, name="crypto-news-deadlines", daemon=True)
-                self._thread.start()
-            elif self._heap[0][2] is deadline:  # sooner than what the thread sleeps for
-                self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._heap and self._heap[0][2]._done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                delay = self._heap[0][0] - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                due = heapq.heappop(self._heap)[2]
-            due._fire()  # outside the lock: shutting a socket down may take a moment
-
-
-_WATCHDOG = _Watchdog()
-
-
-def _shutdown(conn) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        try:
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # base method: also for TLS sockets, no TLS state
-        except OSError:
-            pass
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Guarded connections: resolve, check, connect to a checked address.
-
-
-def _guarded_pools(allow: netguard.Allowlist):
-    """Connection pool classes whose connections only ever connect to addresses the guard accepted."""
-
-    class _Guarded:
-        def _new_conn(self):
-            deadline = getattr(_current, "deadline", None)
-            if deadline is not None:  # covers the TLS handshake, which happens before request()
-                deadline.attach(self)
-            addresses = netguard.resolve_checked(self._dns_host, self.port, allow)
-            error: Exception | None = None
-            for ip in addresses:
-                try:
-                    return urllib3_connection.create_connection(
-                        (str(ip), self.port),
-                        self.timeout,
-                        source_address=self.source_address,
-                        socket_options=self.socket_options,
-                    )
-                except TimeoutError as exc:
-                    error = ConnectTimeoutError(self, f"Connection to {self.host} timed out")
-                    error.__cause__ = exc
-                except OSError as exc:
-                    error = NewConnectionError(self, f"Failed to establish a new connection: {exc}")
-                    error.__cause__ = exc
-            raise error  # type: ignore[misc]
-
-        def request(self, *args, **kwargs):
-            deadline = getattr(_current, "deadline", None)
-            if deadline is not None:
-                deadline.attach(self)
-            return super().request(*args, **kwargs)
-
-    class GuardedHTTPConnection(_Guarded, HTTPConnection):
-        pass
-
-    class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
-        pass
-
-    class GuardedHTTPPool(HTTPConnectionPool):
-        ConnectionCls = GuardedHTTPConnection
-
-    class GuardedHTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = GuardedHTTPSConnection
-
-    return {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, allow: netguard.Allowlist, **kwargs):
-        self._pool_classes = _guarded_pools(allow)
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pool_classes
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Politeness.
-
-
-class _HostGate:
-    """Per-host concurrency limit and minimum delay between request starts."""
-
-    def __init__(self, concurrency: int, delay_s: float):
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
-        self._lock = threading.Lock()
-        self._delay_s = delay_s
-        self._next_start = 0.0
-
-    @contextmanager
-    def turn(self):
-        self._slots.acquire()
-        try:
-            with self._lock:  # reserve a start time; sleep outside the lock
-                now = time.monotonic()
-                start = max(now, self._next_start)
-                self._next_start = start + self._delay_s
-            if start > now:
-                time.sleep(start - now)
-            yield
-        finally:
-            self._slots.release()
-
-    def defer(self, seconds: float) -> None:
-        """No request to this host starts within ``seconds`` from now (the server asked us to wait)."""
-        with self._lock:
-            self._next_start = max(self._next_start, time.monotonic() + seconds)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Content decoding with an output limit.
-
-
-class _BodyDecodeError(Exception):
-    pass
-
-
-class _Decoder:
-    """Incremental decoder for one Content-Encoding; ``decode`` never returns more than ``room + 1`` bytes
-    (brotli: ``room`` plus one internal block), so the caller can tell "over the cap" without inflating more."""
-
-    def __init__(self, encoding: str):
-        self.encoding = encoding
-        self._first = True
-        if encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._zlib = zlib.decompressobj()
-        elif encoding == "br":
-            self._zlib = None
-            self._brotli = brotli.Decompressor()
-        else:
-            raise ValueError(encoding)
-
-    def decode(self, data: bytes, room: int) -> bytes:
-        try:
-            if self._zlib is None:
-                out = bytearray(self._brotli.process(data, output_buffer_limit=room + 1))
-                while len(out) <= room and not self._brotli.is_finished():
-                    more = self._brotli.process(b"", output_buffer_limit=room + 1 - len(out))
-                    if not more:
-                        break
-                    out += more
-                return bytes(out)
-            try:
-                out = self._zlib.decompress(data, room + 1)
-            except zlib.error:
-                if not (self._first and self.encoding == "deflate"):
-                    raise
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate without the zlib header
-                out = self._zlib.decompress(data, room + 1)
-            self._first = False
-            return out  # shorter than room + 1 means all input was consumed
-        except (zlib.error, brotli.error) as exc:
-            raise _BodyDecodeError(f"cannot decode {self.encoding} body: {exc}") from exc
-
-    def flush(self) -> bytes:
-        return self._zlib.flush() if self._zlib is not None else b""
-
-    def finished(self) -> bool:
-        """Whether the compressed stream reached its end marker (false for a body cut short in transit)."""
-        return self._zlib.eof if self._zlib is not None else self._brotli.is_finished()
-
-
-def _decoders(content_encoding: str) -> list[_Decoder]:
-    """Decoders to apply, in order, for a Content-Encoding header; unknown codings leave the body as is."""
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
-    if not codings or any(c not in ("gzip", "x-gzip", "deflate", "br") for c in codings):
-        return []
-    return [_Decoder(c) for c in reversed(codings)]
 
 
 def _retry_after_s(value: str | None) -> float | None:
@@ -435,7 +143,7 @@ class HttpClient:
         self._session.headers.update(
             {"User-Agent": self.settings.ua, "Accept-Encoding": ACCEPT_ENCODING, "Accept": "*/*"}
         )
-        adapter = _GuardedAdapter(
+        adapter = GuardedAdapter(
             self.allow,
             pool_connections=POOL_HOSTS,
             pool_maxsize=max(self.settings.fetch_workers, self.settings.host_concurrency),
@@ -443,7 +151,7 @@ class HttpClient:
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._gates: dict[str, _HostGate] = {}
+        self._gates: dict[str, HostGate] = {}
         self._gates_lock = threading.Lock()
         self._robots: dict[str, tuple[threading.Lock, list]] = {}
         self._robots_lock = threading.Lock()
@@ -553,12 +261,12 @@ class HttpClient:
         except netguard.ResolutionError as exc:
             raise FetchError("dns", f"{exc}{via}", url, retryable=exc.temporary) from exc
 
-    def _gate(self, url: str) -> _HostGate:
+    def _gate(self, url: str) -> HostGate:
         host = _host_of(url)
         with self._gates_lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = self._gates[host] = _HostGate(
+                gate = self._gates[host] = HostGate(
                     self.settings.host_concurrency, self.settings.host_delay_s
                 )
             return gate
@@ -611,8 +319,8 @@ class HttpClient:
 
     def _exchange(self, url: str, headers: dict, limit: int, original: str) -> _Exchange:
         """One request/response on one hop, within the deadline."""
-        deadline = _Deadline(self.settings.timeout_s)
-        _current.deadline = deadline
+        deadline = Deadline(self.settings.timeout_s)
+        current.deadline = deadline
         resp = None
         try:
             prepared = self._session.prepare_request(requests.Request("GET", url, headers=headers))
@@ -636,11 +344,11 @@ class HttpClient:
             raise self._map_error(exc, url, original, deadline) from exc
         finally:
             deadline.cancel()
-            _current.deadline = None
+            current.deadline = None
             if resp is not None:
                 resp.close()  # returns a fully read connection to the pool, closes any other
 
-    def _drain(self, resp, deadline: _Deadline, url: str, original: str) -> bytes:
+    def _drain(self, resp, deadline: Deadline, url: str, original: str) -> bytes:
         """Read a small non-2xx body so the connection can be reused; give up quietly on anything odd."""
         try:
             return self._read_body(resp, DRAIN_LIMIT, deadline, url, original, decode=False)
@@ -650,7 +358,7 @@ class HttpClient:
             return b""
 
     def _read_body(
-        self, resp, limit: int, deadline: _Deadline, url: str, original: str, decode: bool
+        self, resp, limit: int, deadline: Deadline, url: str, original: str, decode: bool
     ) -> bytes:
         host = _host_of(url)
 
@@ -660,16 +368,16 @@ class HttpClient:
         length = resp.headers.get("content-length", "").strip()
         if length.isdigit() and int(length) > limit:
             raise too_large(f"is {int(length)} bytes")
-        decoders = _decoders(resp.headers.get("content-encoding", "")) if decode else []
+        decoders = decoders_for(resp.headers.get("content-encoding", "")) if decode else []
         body = bytearray()
 
-        def decode(stages: list[_Decoder], data: bytes) -> bytes:
+        def decode(stages: list[Decoder], data: bytes) -> bytes:
             try:
                 for stage in stages:
                     data = stage.decode(data, limit - len(body))
                     if len(data) > limit - len(body):
                         raise too_large("exceeds the limit after decompression")
-            except _BodyDecodeError as exc:
+            except BodyDecodeError as exc:
                 raise FetchError(
                     "http_error", f"{exc} from {host}", original, status=resp.status_code
                 ) from exc
@@ -705,7 +413,7 @@ class HttpClient:
 
     # -- errors -------------------------------------------------------------------------------------------------
 
-    def _timeout_error(self, url: str, original: str, deadline: _Deadline) -> FetchError:
+    def _timeout_error(self, url: str, original: str, deadline: Deadline) -> FetchError:
         return FetchError(
             "timeout",
             f"{_host_of(url)} did not answer within {deadline.seconds:g}s",
@@ -713,9 +421,9 @@ class HttpClient:
             retryable=True,
         )
 
-    def _map_error(self, exc: Exception, url: str, original: str, deadline: _Deadline) -> FetchError:
+    def _map_error(self, exc: Exception, url: str, original: str, deadline: Deadline) -> FetchError:
         host = _host_of(url)
-        chain = _exception_chain(exc)
+        chain = exception_chain(exc)
         for e in chain:
             if isinstance(e, netguard.BlockedAddress):
                 return FetchError("blocked", str(e), original)
@@ -728,10 +436,10 @@ class HttpClient:
         if any(
             isinstance(e, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)) for e in chain
         ) or any(type(e).__module__ == "ssl" for e in chain):
-            return FetchError("tls", f"TLS error with {host}: {_root_message(exc)}", original)
+            return FetchError("tls", f"TLS error with {host}: {root_message(exc)}", original)
         if any(isinstance(e, NewConnectionError) for e in chain):  # refused, unreachable (before timeouts:
             return FetchError(  # urllib3 derives NewConnectionError from its connect-timeout class)
-                "connection", f"cannot connect to {host}: {_root_message(exc)}", original, retryable=True
+                "connection", f"cannot connect to {host}: {root_message(exc)}", original, retryable=True
             )
         if any(isinstance(e, (ConnectTimeoutError, requests.exceptions.ConnectTimeout)) for e in chain):
             return FetchError(
@@ -757,42 +465,14 @@ class HttpClient:
             )
             for e in chain
         ):
-            return FetchError("bad_url", f"malformed URL {url!r}: {_root_message(exc)}", original)
+            return FetchError("bad_url", f"malformed URL {url!r}: {root_message(exc)}", original)
         if any(isinstance(e, requests.exceptions.InvalidHeader) for e in chain):
-            return FetchError("bad_url", f"invalid request header: {_root_message(exc)}", original)
+            return FetchError("bad_url", f"invalid request header: {root_message(exc)}", original)
         if any(
             isinstance(e, (requests.exceptions.ConnectionError, urllib3.exceptions.HTTPError, OSError))
             for e in chain
         ):
             return FetchError(
-                "connection", f"connection to {host} failed: {_root_message(exc)}", original, retryable=True
+                "connection", f"connection to {host} failed: {root_message(exc)}", original, retryable=True
             )
         raise exc
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    seen: set[int] = set()
-    todo = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        chain.append(e)
-        todo.extend([e.__cause__, e.__context__])
-        todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
-        reason = getattr(e, "reason", None)
-        if isinstance(reason, BaseException):
-            todo.append(reason)
-    return chain
-
-
-def _root_message(exc: BaseException) -> str:
-    """The most specific message in the chain, e.g. "[Errno 111] Connection refused"."""
-    chain = _exception_chain(exc)
-    for e in reversed(chain):
-        if isinstance(e, OSError) and e.strerror:
-            return f"{e.strerror}"
-    text = str(chain[-1]) if chain else str(exc)
-    return text.splitlines()[0][:200] if text else type(exc).__name__

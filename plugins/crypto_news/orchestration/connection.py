@@ -40,6 +40,6 @@ def db_url(conn_id: str = CONN_ID) -> str:
 
 
 def feeds_file(params: dict | None = None) -> str:
-    from .config import Settings
+    from ..config import Settings
 
     return (params or {}).get("feeds_file") or str(Settings.from_env().feeds_file)

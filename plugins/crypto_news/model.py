@@ -1,0 +1,92 @@
+"""The records that cross stages: a feed from the reviewed list, the items parsed from it, the outcome of one feed
+fetch, and the outcome of getting one article's page. Plain data, no behaviour: the stage that makes a record and
+the one that stores it both import it from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One entry of the reviewed feed list (``config/feeds.yml``)."""
+
+    name: str
+    url: str
+    enabled: bool = True
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    robots: bool = True
+    site: str | None = None
+
+
+@dataclass
+class FeedItem:
+    url: str
+    canonical_url: str
+    guid: str | None
+    title: str | None
+    summary: str | None
+    content: str | None  # full content (e.g. content:encoded) as plain text, when the feed carries it
+    author: str | None
+    categories: list[str]
+    published_at: datetime | None
+    published_flag: str | None  # None when fine, else 'missing', 'future', 'too_old' or 'unparsable'
+
+
+@dataclass
+class ParsedFeed:
+    title: str | None
+    site_url: str | None
+    items: list[FeedItem]
+    skipped: list[str] = field(default_factory=list)  # one reason per skipped entry
+    warning: str | None = None  # bozo problem of a feed that still parsed
+
+
+@dataclass
+class FeedOutcome:
+    """One feed's fetch in one run, as the fetch stage hands it to the warehouse."""
+
+    status: str  # ok | not_modified | unchanged | error
+    duration_ms: int = 0
+    http_status: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    bytes: int = 0
+    items: list[FeedItem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warning: str | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    title: str | None = None
+    items_new: int = 0
+
+
+@dataclass
+class PageWork:
+    """What a worker process returns for one page: the extraction result, the page packed for the archive, and
+    the text's fingerprints (all CPU work, done off the main process)."""
+
+    page: object  # extract.PageResult
+    sha256: str | None = None
+    packed: bytes | None = None
+    raw_bytes: int = 0
+    content_hash: str | None = None
+    simhash: int | None = None
+    classification: object = None  # classify.Classification of the page text
+
+
+@dataclass
+class Obtained:
+    """The outcome of trying to get one article's page."""
+
+    article_id: int
+    attempts: int
+    work: PageWork | None = None  # the page was fetched (and extracted, whatever the status)
+    page_url: str | None = None
+    content_type: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry: bool = False

@@ -1,0 +1,152 @@
+"""The feed stages: ``sync_feeds`` (the reviewed list into the database) and ``fetch_feeds`` (conditional GETs,
+parsing, items stored per feed in feed-id order)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from ..config import Settings
+from ..feeds.feedlist import load_feed_list
+from ..feeds.parse import FeedParseError, parse_feed
+from ..fetch import FetchError, HttpClient
+from ..model import FeedOutcome
+from ..warehouse import db
+from ..warehouse import feeds as feed_rows
+from .workers import worker_context
+
+log = logging.getLogger("crypto_news")
+
+
+def sync_feeds(db_url: str, feeds_file: str | Path) -> list[int]:
+    """Upsert the reviewed feed list into ``feeds``; return the ids of its enabled feeds."""
+    specs = load_feed_list(feeds_file)
+    conn = db.connect(db_url)
+    try:
+        return feed_rows.sync_feeds(conn, specs)
+    finally:
+        conn.close()
+
+
+class _FeedParser:
+    """Parses feeds in the calling thread until the stage has spent ``POOL_AFTER_S`` seconds parsing (feedparser is
+    pure Python: a large run's feed stage would keep one core busy and leave the others idle), then in worker
+    processes on all cores. Small runs never pay for starting the workers; a worker that dies hands its feed back
+    to the caller."""
+
+    POOL_AFTER_S = 2.0
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.spent = 0.0
+        self.pool: ProcessPoolExecutor | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, body: bytes, headers: dict, url: str | None, max_items: int | None):
+        pool = self._pool()
+        if pool is not None:
+            try:
+                return pool.submit(parse_feed, body, headers, url, max_items=max_items).result()
+            except BrokenProcessPool:
+                log.warning("a feed-parsing worker died; parsing %s in the pipeline process", url)
+        started = time.monotonic()
+        try:
+            return parse_feed(body, headers, url, max_items=max_items)
+        finally:
+            with self.lock:
+                self.spent += time.monotonic() - started
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        with self.lock:
+            if self.pool is None and self.workers > 1 and self.spent >= self.POOL_AFTER_S:
+                self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context())
+            return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _parse_here(body: bytes, headers: dict, url: str | None, max_items: int | None):
+    return parse_feed(body, headers, url, max_items=max_items)
+
+
+def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None, parse=_parse_here) -> FeedOutcome:
+    """Fetch and parse one feed with a conditional GET. Never raises: every failure becomes an error outcome.
+    ``parse`` (default :func:`parse_feed` in this thread) takes the body, headers, final URL and item cap."""
+    started = time.monotonic()
+    out = FeedOutcome(status="error")
+    try:
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, "
+                             "application/feed+json;q=0.7, */*;q=0.5"}
+        if feed.get("etag"):
+            headers["If-None-Match"] = feed["etag"]
+        if feed.get("last_modified"):
+            headers["If-Modified-Since"] = feed["last_modified"]
+        resp = client.get(feed["url"], headers=headers)
+        out.http_status, out.final_url, out.bytes = resp.status, resp.final_url, len(resp.body)
+        if resp.status == 304:
+            out.status = "not_modified"
+            return out
+        out.etag = resp.headers.get("etag")
+        out.last_modified = resp.headers.get("last-modified")
+        out.content_hash = hashlib.sha256(resp.body).hexdigest()
+        if feed.get("content_hash") == out.content_hash:
+            out.status = "unchanged"
+            return out
+        parsed = parse(resp.body, resp.headers, resp.final_url, max_items)
+        out.status, out.items, out.skipped = "ok", parsed.items, parsed.skipped
+        out.warning, out.title = parsed.warning, parsed.title
+    except FetchError as exc:
+        out.error_kind, out.error, out.http_status = exc.kind, str(exc), exc.status
+    except FeedParseError as exc:
+        out.error_kind, out.error = exc.kind, exc.message
+    except Exception as exc:  # a bug or an unforeseen input: record it against this feed, keep the others going
+        log.exception("unexpected error on feed %s", feed["url"])
+        out.error_kind, out.error = "internal", f"{type(exc).__name__}: {exc}"
+    finally:
+        out.duration_ms = int((time.monotonic() - started) * 1000)
+    return out
+
+
+def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None) -> dict:
+    """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items.
+
+    Outcomes are stored in feed-id order, not in the order the fetches finish: when several feeds carry the same
+    article, the item of the feed with the lowest id is the one kept (its title, summary and date), whatever the
+    network's timing."""
+    settings = settings or Settings.from_env()
+    conn = db.connect(db_url)
+    counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0}
+    parser = _FeedParser(settings.extract_workers)
+    try:
+        feeds = feed_rows.load_feeds(conn, feed_ids)
+        if not feeds:
+            return counts
+        with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
+            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser): i
+                       for i, f in enumerate(feeds)}
+            done: dict[int, FeedOutcome] = {}
+            for fut in as_completed(futures):
+                done[futures[fut]] = fut.result()
+                while counts["feeds"] in done:  # store every finished outcome whose predecessors are stored
+                    feed, outcome = feeds[counts["feeds"]], done.pop(counts["feeds"])
+                    feed_rows.record_fetch(conn, run_id, feed, outcome)
+                    counts["feeds"] += 1
+                    counts[outcome.status] += 1
+                    counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
+                    counts["items_new"] += outcome.items_new
+                    if outcome.status == "error":
+                        log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
+                    else:
+                        log.info("feed %s: %s, %d items, %d new", feed["name"], outcome.status,
+                                 len(outcome.items), outcome.items_new)
+        return counts
+    finally:
+        parser.close()
+        conn.close()
