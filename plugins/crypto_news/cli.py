@@ -146,7 +146,12 @@ def cmd_eval(args, settings):
         items = [json.loads(line) for line in fin if line.strip()]
     if args.no_body:  # what the headline alone gives: the body's share of the figures
         items = [{**item, "text": None} for item in items]
-    print(format_evaluation(evaluate(items)))
+    if args.rules:
+        from .classify import RuleScorer
+
+        print(format_evaluation(evaluate(items, RuleScorer())))
+    else:
+        print(format_evaluation(evaluate(items)))
     return 0
 
 
@@ -367,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval-classifier", help="precision, recall and F1 per label on a labelled JSON Lines file")
     e.add_argument("file", help="JSON Lines with title, summary, text (optional) and labels; - for stdin")
     e.add_argument("--no-body", action="store_true", help="ignore the items' text (headline and summary only)")
+    e.add_argument("--rules", action="store_true", help="the taxonomy's phrase rules alone (the baseline)")
     e.set_defaults(func=cmd_eval)
 
     x = sub.add_parser("extract", help="extract article text from saved pages or URLs")
