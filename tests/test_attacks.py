@@ -1,0 +1,201 @@
+"""The attacks of issue 16, each done for real and each with the result it must have (docs/RELIABILITY.md,
+"Attacks"): hostile feeds and pages through the real parsers, secrets planted in every input and looked for in every
+output, a reader login holding locks, odd settings, killed runs.
+
+Time is never asserted by the wall clock: a CPU-bound attack runs in a child process under an RLIMIT_CPU budget
+hundreds of times what the fixed code needs (the old code, quadratic, went over it), and the text paths are checked
+by the input-size budget their parser is given.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import resource
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from crypto_news import text as textmod
+from crypto_news.extract import extract_page
+from crypto_news.extract.metadata import parse_datetime
+from crypto_news.feeds.parse import FeedParseError, parse_feed
+from crypto_news.feeds.urls import canonical_url
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKUP = re.compile(r"<[A-Za-z/!?]")  # what an HTML renderer would take for the start of a tag
+
+
+def rss_item(title: str = "Plain title", link: str = "https://news.test/a", extra: str = "") -> str:
+    return f"<item><title>{title}</title><link>{link}</link>{extra}</item>"
+
+
+def rss(*items: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title>'
+            f"<link>https://news.test/</link>{''.join(items)}</channel></rss>").encode()
+
+
+def _parse_under_cpu_budget(body: bytes, seconds: int = 20) -> subprocess.CompletedProcess:
+    """parse_feed on ``body`` in a child process limited to ``seconds`` of CPU (SIGXCPU beyond)."""
+    code = textwrap.dedent(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_CPU, ({seconds}, {seconds} + 1))
+        from crypto_news.feeds.parse import parse_feed, FeedParseError
+        body = sys.stdin.buffer.read()
+        try:
+            feed = parse_feed(body)
+            print("ok", len(feed.items), len(feed.items[0].title or ""), len(feed.items[0].categories))
+        except FeedParseError as exc:
+            print("error", exc.kind)
+    """)
+    return subprocess.run([sys.executable, "-c", code], input=body, capture_output=True)
+
+
+# ------------------------------------------------------------------------------------------------ 1. CPU blow-up
+
+
+@pytest.mark.parametrize("name, body", [
+    ("comment openers in a title", rss(rss_item("<![CDATA[" + "<!--" * 96_000 + "]]>"))),
+    ("script openers in a title", rss(rss_item("<![CDATA[" + "<script " * 60_000 + "]]>"))),
+    ("tag openers in a summary", rss(rss_item(extra="<description><![CDATA[" + "<p " * 150_000
+                                              + "]]></description>"))),
+    ("40,000 categories", rss(rss_item(extra="".join(f"<category>c{i}</category>" for i in range(40_000))))),
+])
+def test_hostile_feed_text_is_parsed_within_a_small_cpu_budget(name, body):
+    proc = _parse_under_cpu_budget(body)
+    assert proc.returncode == 0, f"{name}: killed or failed ({proc.returncode}): {proc.stderr.decode()[-300:]}"
+    status, *rest = proc.stdout.decode().split()
+    assert status == "ok", proc.stdout
+    n_items, title_len, n_categories = map(int, rest)
+    assert n_items == 1 and title_len <= textmod.LIMITS["title"] and n_categories <= 50
+
+
+def test_text_parser_gets_a_budget_per_field(monkeypatch):
+    """Every text path hands its parser at most a small multiple of the field's limit, whatever the input size."""
+    seen = []
+    real = textmod._fragment_text
+    monkeypatch.setattr(textmod, "_fragment_text", lambda markup: seen.append(len(markup)) or real(markup))
+    huge = "<b>word</b> " * 500_000
+    feed = parse_feed(rss(rss_item(f"<![CDATA[{huge}]]>",
+                                   extra=f"<description><![CDATA[{huge}]]></description>"
+                                         f"<author>{'<i>x</i>' * 50_000}</author>")))
+    assert feed.items[0].title and feed.items[0].summary
+    assert seen and max(seen) <= 4 * textmod.LIMITS["summary"] + 100, max(seen)
+
+
+def test_parsing_has_a_cpu_deadline_of_its_own_kind():
+    body = rss(*[rss_item(f"Story {i}", f"https://news.test/{i}") for i in range(3000)])
+    with pytest.raises(FeedParseError) as err:
+        parse_feed(body, cpu_limit_s=0.0)
+    assert err.value.kind == "parse_timeout"
+    assert len(parse_feed(body, max_items=10).items) == 10  # the default deadline leaves a normal feed alone
+
+
+# ------------------------------------------------------------------------------------------------ 3. stored XSS
+
+
+HOSTILE_TEXT = [
+    "<script>alert(1)</script>Headline",
+    "<![CDATA[&lt;img src=x onerror=alert(1)&gt;]]>Headline",
+    "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;Headline",
+    "&lt;a href=&quot;javascript:alert(1)&quot;&gt;Headline&lt;/a&gt;",
+    "<![CDATA[<svg/onload=alert(1)>Headline]]>",
+    "Headline <img src=x onerror=alert(1)",
+    "&amp;amp;lt;iframe src=javascript:alert(1)&amp;amp;gt;Headline",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TEXT)
+def test_feed_text_fields_come_out_without_markup(hostile):
+    atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>{hostile}</title>'
+            f'<entry><title type="html">{hostile}</title><link href="https://news.test/x"/><id>urn:x</id>'
+            f'<author><name>{hostile}</name></author><category term="{hostile.replace(chr(34), "&quot;")}"/>'
+            f'<summary type="html">{hostile}</summary><content type="html">{hostile}</content></entry></feed>')
+    feed = parse_feed(atom.encode())
+    item = feed.items[0]
+    for value in (feed.title, item.title, item.summary, item.content, item.author, *item.categories):
+        assert value is None or not MARKUP.search(value), value
+        assert value is None or "onerror" not in value and "javascript:" not in value, value
+
+
+def test_page_metadata_is_plain_text_and_image_urls_are_http(tmp_path):
+    from crypto_news.pipeline.stage_extract import _article_values
+    from crypto_news.model import Obtained, PageWork
+
+    bad = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    page = f"""<html lang="en"><head><title>{bad}T</title>
+      <meta property="og:site_name" content="{bad}Site"><meta name="author" content="{bad}Ann">
+      <meta property="og:title" content="&lt;img src=x onerror=alert(1)&gt;Title">
+      <meta name="description" content="{bad}Desc"><meta property="article:tag" content="{bad}tag">
+      <meta property="og:image" content="javascript:alert(1)"></head>
+      <body><article>{'<p>' + 'Bitcoin miners expanded their operations this quarter. ' * 30 + '</p>'}
+      <p>&lt;script&gt;alert(2)&lt;/script&gt; and &lt;img src=y onerror=alert(3)&gt; were quoted.</p></article>
+      </body></html>"""
+    result = extract_page(page.encode(), "https://news.test/a", "text/html; charset=utf-8")
+    assert result.status == "ok"
+    row = {"feed_content": None, "summary": None, "published_at": None}
+    values = _article_values(row, Obtained(article_id=1, attempts=1, work=PageWork(page=result)))
+    stored = [v for v in values if isinstance(v, str)] + list(values[15])
+    assert values[16] is None  # image_url: javascript: refused
+    for v in stored:
+        assert not MARKUP.search(v) and "onerror" not in v and "javascript:" not in v, v
+    assert "Bitcoin miners" in values[3]
+
+
+# ------------------------------------------------------------------------------------------------ 8. bad dates
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-05:00"])
+def test_a_date_out_of_range_is_no_date(value):
+    assert parse_datetime(value) is None
+
+
+def test_a_page_with_an_impossible_date_keeps_its_text():
+    body = ('<html><head><meta property="article:published_time" content="0001-01-01T00:00:00+14:00">'
+            '<script type="application/ld+json">{"datePublished": "9999-12-31T23:59:59-05:00"}</script></head>'
+            "<body><article><p>" + "Regulators in Brussels agreed on new rules for exchanges. " * 30
+            + "</p></article></body></html>").encode()
+    result = extract_page(body, "https://news.test/dated", "text/html")
+    assert result.status == "ok" and result.published is None
+    assert "Regulators in Brussels" in result.text
+
+
+# ------------------------------------------------------------------------------------------------ 9. distinct pages
+
+
+def test_channel_parameters_are_dropped_only_for_known_channel_values():
+    distinct = ["https://n.test/r?from=mapping-report-2024", "https://n.test/r?from=mapping-report-2025",
+                "https://n.test/r?rss=1", "https://n.test/r?rss=2", "https://n.test/r?source=app-store-review",
+                "https://n.test/r?source=homepage-2"]
+    assert len({canonical_url(u) for u in distinct}) == len(distinct)
+    assert canonical_url("https://n.test/r?ref=rss&id=3") == canonical_url("https://n.test/r?id=3&utm_source=x")
+    assert canonical_url("https://n.test/r?source=twitter") == "https://n.test/r"
+
+
+# ------------------------------------------------------------------------------------------------ fuzzing the text paths
+
+
+_PIECES = ["<", ">", "<!--", "-->", "<script>", "</script>", "<p ", "<img src=x onerror=alert(1)>", "&lt;", "&gt;",
+           "&amp;", "&amp;lt;", "<![CDATA[", "]]>", "javascript:", '"', "'", "word", " ", "\n", "&#0;", "&#xD800;",
+           "<a href='javascript:alert(1)'>", "</a>", "<iframe>", "<style>", "\x00", "\u202e", "é"]
+
+
+def test_text_paths_fuzz_no_markup_and_storable():
+    rng = random.Random(16)
+    for _ in range(3000):
+        value = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 40)))
+        assert not MARKUP.search(textmod.no_markup(value)), value
+        for out in (textmod.html_to_text(value, 300), textmod.plain_text(value, 300)):
+            if out is None:
+                continue
+            assert not MARKUP.search(out), (value, out)
+            assert "\x00" not in out and len(out) <= 300
+            out.encode("utf-8")
+        assert textmod.http_url(value) is None or textmod.http_url(value).startswith(("http://", "https://"))
+    for url in ("javascript:alert(1)", " JAVASCRIPT:alert(1)", "data:text/html,x", "//evil.test/x", "ftp://x/y",
+                "http://a b/", "https://news.test/<script>"):
+        safe = textmod.http_url(url)
+        assert safe is None or (safe.startswith("https://news.test/") and "<" not in safe), safe
