@@ -70,11 +70,11 @@ def crypto_news_daily():
         return pipeline.plan_feed_batches(connection.db_url(), feed_ids)
 
     @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=30))
-    def fetch_feeds(feed_ids: list[int], run: int) -> dict:
+    def fetch_feeds(feed_ids: list[int], run: int, params=None) -> dict:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
 
-        return pipeline.fetch_feeds(connection.db_url(), run, feed_ids)
+        return pipeline.fetch_feeds(connection.db_url(), run, feed_ids, feeds_file=connection.feeds_file(params))
 
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def plan_extraction() -> list[list[int]]:

@@ -199,3 +199,124 @@ def test_text_paths_fuzz_no_markup_and_storable():
                 "http://a b/", "https://news.test/<script>"):
         safe = textmod.http_url(url)
         assert safe is None or (safe.startswith("https://news.test/") and "<" not in safe), safe
+
+
+# ------------------------------------------------------------------------------------------------ 2. database password
+
+SECRET = "SuperSecret-16"
+DSN_FORMS = [
+    f"host=127.0.0.1 port=1 user=u password={SECRET} dbname=db",
+    f"host=127.0.0.1 port=1 user=u password='{SECRET}' dbname=db connect_timeout=2",
+    f"postgresql://u@127.0.0.1:1/db?password={SECRET}",
+    f"postgresql://u:{SECRET}@127.0.0.1:1/db",
+    f"postgres://u:{SECRET.replace('-', '%2D')}@127.0.0.1:1/db?connect_timeout=2",
+]
+
+
+def _cli(args, env_extra, timeout=120):
+    import os
+
+    env = {**os.environ, "CRYPTO_NEWS_EXTRACT_WORKERS": "1", "CRYPTO_NEWS_RETRIES": "0", **env_extra}
+    return subprocess.run([sys.executable, "-m", "crypto_news.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("dsn", DSN_FORMS)
+def test_every_libpq_form_of_the_password_is_masked(dsn):
+    from crypto_news.warehouse.db import mask_secrets, mask_url
+
+    shown = mask_url(dsn)
+    assert SECRET not in shown and "%2D" not in shown.split("@")[0] and "***" in shown
+    assert "127.0.0.1" in shown and "u" in shown
+    assert SECRET not in mask_secrets(f"could not connect with {dsn} (password {SECRET})", dsn)
+
+
+@pytest.mark.parametrize("dsn", [DSN_FORMS[0], DSN_FORMS[2]])
+def test_no_command_prints_the_password(dsn, tmp_path):
+    feeds = tmp_path / "feeds.yml"
+    feeds.write_text("feeds:\n  - name: A\n    url: http://127.0.0.1:9/feed.xml\n")
+    for cmd in (["run", "--feeds", str(feeds)], ["summary"], ["migrate"], ["feeds"], ["retention"], ["reextract"]):
+        proc = _cli(["-v", *cmd], {"CRYPTO_NEWS_DB_URL": dsn})
+        assert proc.returncode == 2, (cmd, proc.stderr)
+        assert SECRET not in proc.stdout + proc.stderr, (cmd, proc.stderr)
+        assert "***" in proc.stderr and "Traceback" not in proc.stderr, (cmd, proc.stderr)
+
+
+# ------------------------------------------------------------------------------------------------ 6. settings
+
+
+@pytest.mark.parametrize("name, value", [
+    ("CRYPTO_NEWS_ARCHIVE_DAYS", "0"), ("CRYPTO_NEWS_ARCHIVE_DAYS", "-1"), ("CRYPTO_NEWS_ARCHIVE_MAX_MB", "nan"),
+    ("CRYPTO_NEWS_ARCHIVE_MAX_MB", "0"), ("CRYPTO_NEWS_ARCHIVE_MAX_MB", "-1"), ("CRYPTO_NEWS_ARCHIVE_MAX_MB", "inf"),
+    ("CRYPTO_NEWS_TIMEOUT_S", "nan"), ("CRYPTO_NEWS_TIMEOUT_S", "-5"), ("CRYPTO_NEWS_MAX_BYTES", "-1"),
+    ("CRYPTO_NEWS_HOST_DELAY_S", "inf"), ("CRYPTO_NEWS_EXTRACT_WORKERS", "0"), ("CRYPTO_NEWS_RETRY_MAX_WAIT_S", "-inf"),
+])
+def test_odd_settings_are_refused_in_one_line(name, value):
+    from crypto_news.config import Settings
+
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_retention_with_odd_settings_leaves_the_archive(migrated_db):
+    from conftest import query
+
+    from crypto_news.warehouse import archive
+
+    sha, packed = archive.pack(b"<html>kept</html>")
+    query(migrated_db, "INSERT INTO page_archive (sha256, content, compression, raw_bytes, stored_bytes) "
+                       "VALUES (%s, %s, 'zstd', 17, %s)", sha, packed, len(packed))
+    for value in ("0", "-1", "nan", "inf"):
+        for name in ("CRYPTO_NEWS_ARCHIVE_DAYS", "CRYPTO_NEWS_ARCHIVE_MAX_MB"):
+            proc = _cli(["retention"], {"CRYPTO_NEWS_DB_URL": migrated_db, name: value})
+            assert proc.returncode == 2 and name in proc.stderr, proc.stderr
+            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert query(migrated_db, "SELECT count(*) FROM page_archive") == [(1,)]
+    for bad in ({"days": 0, "max_mb": None}, {"days": None, "max_mb": float("nan")}, {"days": None, "max_mb": 0}):
+        with pytest.raises(ValueError):
+            archive.apply_retention(None, **bad)
+
+
+# ------------------------------------------------------------------------------------------------ 12. feed list
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("site: {a: 1}", "'site'"), ("site: 'javascript:alert(1)'", "'site'"), ("site: [1]", "'site'"),
+    ("tags: {a: 1}", "'tags'"), ("name: {a: 1}", "'name'"), ("site: 'http://user:pw@news.test/'", "'site'"),
+])
+def test_feed_list_is_validated_with_file_and_entry(tmp_path, entry, words):
+    from crypto_news.feeds.feedlist import FeedListError, load_feed_list
+
+    path = tmp_path / "feeds.yml"
+    lines = ["feeds:", "  - name: Fine", "    url: https://news.test/feed.xml",
+             "  - url: https://other.test/feed.xml"]
+    if not entry.startswith("name:"):
+        lines.append("    name: Second")
+    lines.append(f"    {entry}")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FeedListError) as err:
+        load_feed_list(path)
+    assert str(path) in str(err.value) and "feed #2" in str(err.value) and words in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------ 13. connection leak
+
+
+def test_classify_closes_its_reader_when_the_writer_cannot_connect(migrated_db, monkeypatch):
+    from crypto_news.pipeline import stage_classify
+    from crypto_news.warehouse import db
+
+    opened = []
+    real = db.connect
+
+    def connect(url, **kwargs):
+        if "write" in kwargs.get("application_name", ""):
+            raise db.DatabaseUnavailable("cannot connect (too many connections)")
+        conn = real(url, **kwargs)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(stage_classify.db, "connect", connect)
+    with pytest.raises(db.DatabaseUnavailable):
+        stage_classify.classify_articles(migrated_db, None, workers=1)
+    assert opened and all(c.closed for c in opened)

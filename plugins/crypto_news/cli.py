@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import PROJECT_ROOT, Settings
+from .config import DEFAULT_FEEDS_FILE, PROJECT_ROOT, Settings
 
 log = logging.getLogger("crypto_news")
 
@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     a = sub.add_parser("airflow-run", help="run the daily DAG once through Airflow (airflow dags test)")
-    a.add_argument("--feeds", default=str(Settings.from_env().feeds_file))
+    a.add_argument("--feeds", default=os.environ.get("CRYPTO_NEWS_FEEDS") or str(DEFAULT_FEEDS_FILE))
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_airflow_run)
 
@@ -385,31 +385,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Log lines (and the tracebacks they carry) without the database password, whatever form it was given in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .warehouse.db import mask_secrets
+
+        return mask_secrets(super().format(record))
+
+
+def _say(message: str) -> None:
+    from .warehouse.db import mask_secrets
+
+    print(f"crypto-news: {mask_secrets(' '.join(str(message).split()))}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     import psycopg2
 
-    from .warehouse.db import DatabaseError
+    from .warehouse.db import DatabaseError, register_secret
 
+    register_secret(os.environ.get("CRYPTO_NEWS_DB_URL"))  # masked in every line printed from here on
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
     except CliError as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return exc.code
     except DatabaseError as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except psycopg2.Error as exc:  # the database failed mid-command: one line, no secrets
-        from .warehouse.db import mask_secrets
-
-        msg = mask_secrets(" ".join(str(exc).split()), Settings.from_env().db_url)
-        print(f"crypto-news: database error: {msg}", file=sys.stderr)
+        _say(f"database error: {exc}")
         return 1
     except (ValueError, OSError) as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
         return 130

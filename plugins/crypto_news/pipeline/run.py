@@ -76,7 +76,7 @@ def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | 
         feed_ids: list[int] = []
         try:
             feed_ids = stage("sync_feeds", sync_feeds, db_url, feeds_file)
-            stage("fetch_feeds", fetch_feeds, db_url, run_id, feed_ids, settings)
+            stage("fetch_feeds", fetch_feeds, db_url, run_id, feed_ids, settings, feeds_file)
             stage("extract", extract_articles, db_url, run_id, settings)
             stage("classify", classify_articles, db_url, run_id)
         except Exception as exc:

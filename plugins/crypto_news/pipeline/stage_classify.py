@@ -28,7 +28,11 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     classifier = get_classifier()
     workers = workers or Settings.from_env().extract_workers
     reader = db.connect(db_url, application_name="crypto-news classify (read)")
-    writer = db.connect(db_url, application_name="crypto-news classify (write)")
+    try:
+        writer = db.connect(db_url, application_name="crypto-news classify (write)")
+    except BaseException:  # a reader left open would hold a connection slot that finish_run may need
+        reader.close()
+        raise
     counts = {"articles": 0, "labels": 0, "entities": 0}
     pool = None
 
