@@ -320,3 +320,119 @@ def test_classify_closes_its_reader_when_the_writer_cannot_connect(migrated_db, 
     with pytest.raises(db.DatabaseUnavailable):
         stage_classify.classify_articles(migrated_db, None, workers=1)
     assert opened and all(c.closed for c in opened)
+
+
+# ------------------------------------------------------------------------------------------------ 5. a reader's locks
+
+
+@pytest.fixture
+def reader_login(migrated_db):
+    """A login in crypto_news_reader, connected to the test database with an open session."""
+    import uuid
+
+    import psycopg2
+    from conftest import ADMIN_URL
+    from urllib.parse import urlsplit, urlunsplit
+
+    role = f"cn_reader_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(ADMIN_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN IN ROLE crypto_news_reader")
+    parts = urlsplit(migrated_db)
+    conn = psycopg2.connect(urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}")))
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        conn.close()
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+
+
+def test_a_reader_holding_every_lock_it_can_take_does_not_stop_a_run(migrated_db, reader_login, http_server,
+                                                                        tmp_path):
+    import psycopg2
+    from sitekit import serve_site, write_feed_list
+
+    from crypto_news.warehouse import migrations
+
+    with reader_login.cursor() as cur:
+        for key in (0x43_4E_52_55, migrations.MIGRATE_LOCK):  # the advisory keys the locks used to be
+            cur.execute("SELECT pg_advisory_lock(%s)", (key,))
+        for sql in ("SELECT * FROM crypto_news.locks FOR UPDATE", "SELECT * FROM crypto_news.locks FOR KEY SHARE",
+                    "LOCK TABLE crypto_news.locks IN EXCLUSIVE MODE"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("BEGIN")
+                try:
+                    cur.execute(sql)
+                finally:
+                    cur.execute("ROLLBACK")
+        cur.execute("BEGIN")
+        cur.execute("LOCK TABLE crypto_news.locks, crypto_news.schema_migrations IN ACCESS SHARE MODE")
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server, feeds=("chainpost.atom",)))
+    proc = _cli(["run", "--feeds", str(feeds)], {"CRYPTO_NEWS_DB_URL": migrated_db})
+    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "extra").mkdir()
+    for f in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+        (tmp_path / "extra" / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "extra" / "0099_probe.sql").write_text("SELECT 1;\n")
+    assert migrations.migrate(migrated_db, tmp_path / "extra") == ["0099_probe.sql"]
+    with reader_login.cursor() as cur:
+        cur.execute("ROLLBACK")
+
+
+def test_waiting_for_the_migration_lock_ends_with_a_message(migrated_db, monkeypatch, tmp_path):
+    import psycopg2
+
+    from crypto_news.warehouse import migrations
+
+    holder = psycopg2.connect(migrated_db)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1 FROM crypto_news.locks WHERE name = 'migrate' FOR UPDATE")
+        monkeypatch.setattr(migrations, "LOCK_WAIT_S", 1)
+        (tmp_path / "m").mkdir()
+        for f in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+            (tmp_path / "m" / f.name).write_bytes(f.read_bytes())
+        (tmp_path / "m" / "0099_probe.sql").write_text("SELECT 1;\n")
+        with pytest.raises(migrations.MigrationError, match="migration lock"):
+            migrations.migrate(migrated_db, tmp_path / "m")
+    finally:
+        holder.close()
+
+
+# ------------------------------------------------------------------------------------------------ 7. orphaned workers
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_no_process_outlives_a_killed_run(sig, migrated_db, http_server, tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+    from sitekit import write_feed_list
+    from test_faults import GeneratedSite, cli, extraction_progress, running, wait_for
+
+    site = GeneratedSite(http_server, latency=0.15)
+    feeds = write_feed_list(tmp_path / "feeds.yml", {"Generated Wire": site.feed_url})
+    proc = cli(["run", "--json", "--feeds", str(feeds)],
+               {"CRYPTO_NEWS_DB_URL": migrated_db, "CRYPTO_NEWS_EXTRACT_WORKERS": "2"}, start_new_session=True)
+    with running(proc):
+        wait_for(lambda: (p := extraction_progress(migrated_db)) and p[0] > 0 and p, 90, "extraction", proc)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert len(family) >= 3, family  # the fork server, the resource tracker, the workers
+        os.kill(proc.pid, getattr(signal, sig))  # the run's process only, as a crash or an OOM kill would
+        proc.wait(10)
+        deadline = time.monotonic() + 60  # a generous bound for the process table to settle, not a speed check
+        alive = family
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.2)
+        for p in alive:  # leave nothing behind, whatever the outcome
+            p.kill()
+    assert alive == [], [(p.pid, p.cmdline()) for p in alive]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from .. import dedup
@@ -16,7 +16,7 @@ from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
 from ..text import LIMITS, clean, html_to_text, http_url, no_markup, one_line, plain_text, word_count
 from ..warehouse import archive, articles, db
-from .workers import worker_context
+from .workers import worker_pool
 
 log = logging.getLogger("crypto_news")
 
@@ -59,7 +59,7 @@ class _Extractor:
     def __init__(self, workers: int):
         self.pool = None
         if workers > 1:
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context())
+            self.pool = worker_pool(workers)
 
     def submit(self, body: bytes, url: str | None, content_type: str | None, packed: bool = False,
                title: str | None = None, summary: str | None = None) -> Future:

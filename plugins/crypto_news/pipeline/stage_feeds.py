@@ -19,7 +19,7 @@ from ..fetch import FetchError, HttpClient
 from ..model import FeedOutcome
 from ..warehouse import db
 from ..warehouse import feeds as feed_rows
-from .workers import worker_context
+from .workers import worker_pool
 
 log = logging.getLogger("crypto_news")
 
@@ -65,7 +65,7 @@ class _FeedParser:
     def _pool(self) -> ProcessPoolExecutor | None:
         with self.lock:
             if self.pool is None and self.workers > 1 and self.spent >= self.POOL_AFTER_S:
-                self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context())
+                self.pool = worker_pool(self.workers)
             return self.pool
 
     def close(self) -> None:

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 
 from ..config import PROJECT_ROOT
 from .db import SCHEMA, DatabaseError, connect
 
 MIGRATIONS_DIR = Path(os.environ.get("CRYPTO_NEWS_SQL_DIR") or PROJECT_ROOT / "sql") / "migrations"
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-MIGRATE_LOCK = 0x43_4E_4D_49  # advisory lock key ("CNMI"), one per purpose
+MIGRATE_LOCK = 0x43_4E_4D_49  # advisory lock key ("CNMI"): only while the lock table itself is being created
+LOCK_WAIT_S = 60  # how long migrate waits for another migration before giving up with a message
+LOCKS_TABLE = f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.locks (
+    name text PRIMARY KEY,
+    purpose text NOT NULL)"""
 
 
 class MigrationError(DatabaseError):
@@ -64,16 +69,7 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         if _up_to_date(conn, migrations):  # the common case: no lock, no DDL (works for a DML-only role too)
             return applied_now
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            cur.execute(
-                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
-                    version integer PRIMARY KEY,
-                    name text NOT NULL,
-                    checksum text NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now())"""
-            )
-            conn.commit()
+            _lock(conn, cur)
             cur.execute(f"SELECT version, name, checksum FROM {SCHEMA}.schema_migrations")
             recorded = {v: (n, c) for v, n, c in cur.fetchall()}
             on_disk = {m.version for m in migrations}
@@ -105,11 +101,41 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     conn.rollback()
                     raise MigrationError(f"migration {m.path.name} failed: {' '.join(str(exc).split())}") from None
                 applied_now.append(m.path.name)
-            cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
-            conn.commit()
+            conn.commit()  # ends the transaction that held the migrate row lock
     finally:
         conn.close()
     return applied_now
+
+
+def _lock(conn, cur) -> None:
+    """Take the migration lock: a row lock on the ``migrate`` row of ``locks``, which a read-only login cannot take
+    (row locks need UPDATE). A database without that table yet is set up under an advisory lock first. Either wait
+    ends after LOCK_WAIT_S seconds with a message, never hangs."""
+    cur.execute("SELECT set_config('lock_timeout', %s, false)", (f"{LOCK_WAIT_S}s",))
+    try:
+        cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.locks",))
+        if cur.fetchone()[0] is None:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            cur.execute(
+                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            cur.execute(LOCKS_TABLE)
+            cur.execute(f"""INSERT INTO {SCHEMA}.locks (name, purpose) VALUES
+                            ('migrate', 'held while migrations are applied'),
+                            ('run', 'held for the whole of a pipeline run')
+                            ON CONFLICT (name) DO NOTHING""")
+            conn.commit()
+        cur.execute(f"SELECT name FROM {SCHEMA}.locks WHERE name = 'migrate' FOR UPDATE")
+    except psycopg2.errors.LockNotAvailable:
+        conn.rollback()
+        raise MigrationError(f"another migration has held the migration lock for more than {LOCK_WAIT_S} s; "
+                             "not migrating (see pg_stat_activity for the session holding it)") from None
+    cur.execute("SELECT set_config('lock_timeout', '0', false)")
 
 
 def _up_to_date(conn, migrations: list[Migration]) -> bool:

@@ -1,4 +1,9 @@
-"""The cluster-wide run lock: one pipeline run at a time on a database."""
+"""The run lock: one pipeline run at a time on a database.
+
+The lock is a row lock (``SELECT ... FOR UPDATE``) on the ``run`` row of ``crypto_news.locks``, held by an open
+transaction on a dedicated connection for the whole run. Taking a row lock needs UPDATE on the table, which only the
+writer and the owner have: a read-only login cannot block runs (any login could take an advisory lock). The lock
+dies with its session, so a killed run never leaves it behind."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import psycopg2
 
 from .db import DatabaseError, connect
 
-RUN_LOCK = 0x43_4E_52_55  # advisory lock key ("CNRU"), one per purpose
+RUN_LOCK = "run"  # the row of crypto_news.locks
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class RunInProgress(DatabaseError):
@@ -16,18 +22,25 @@ class RunInProgress(DatabaseError):
 
 
 class RunLock:
-    """The cluster-wide run lock: a session-level advisory lock held on a dedicated connection."""
+    """The run lock: a row lock held by an open transaction on a dedicated connection."""
 
     def __init__(self, url: str):
         self.url = url
         self.conn = None
 
     def acquire(self) -> None:
-        self.conn = connect(self.url, autocommit=True, application_name="crypto-news run lock")
+        self.conn = connect(self.url, application_name="crypto-news run lock")
         with self.conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,))
-            if cur.fetchone()[0]:
-                return
+            try:
+                cur.execute("SELECT name FROM crypto_news.locks WHERE name = %s FOR UPDATE NOWAIT", (RUN_LOCK,))
+                if cur.fetchone() is not None:
+                    return  # the transaction stays open: the row lock is held until release()
+                raise DatabaseError("the run lock row is missing from crypto_news.locks; run `crypto-news migrate`")
+            except psycopg2.Error as exc:
+                if getattr(exc, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                    self.release()
+                    raise
+            self.conn.rollback()
             cur.execute(
                 """SELECT run_id, started_at FROM crypto_news.pipeline_runs
                    WHERE status = 'running' ORDER BY run_id DESC LIMIT 1"""
@@ -51,7 +64,7 @@ class RunLock:
     def release(self) -> None:
         if self.conn is not None:
             try:
-                self.conn.close()  # closing the session releases the advisory lock
+                self.conn.close()  # closing the session ends its transaction and the row lock
             except psycopg2.Error:
                 pass
             self.conn = None
