@@ -16,7 +16,9 @@ it as `partial`; only a run in which every feed failed fails. Failures alert thr
 is set).
 Backfills and reruns: docs/AIRFLOW.md.
 
-The logic lives in the `crypto_news` package (`plugins/`); this file is wiring only.
+The stages are declared once, in `crypto_news.pipeline.stages.STAGES`; this file makes one task per stage in that
+order (the same list `crypto-news run` follows), and each task runs its stage through
+`crypto_news.orchestration.tasks` under the run lock. This file is wiring only: task options per stage.
 """
 
 from __future__ import annotations
@@ -25,12 +27,39 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
+
 from crypto_news.orchestration.alerts import default_args
+from crypto_news.pipeline.stages import STAGES
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
 HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
 
 DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), execution_timeout=timedelta(hours=1))
+MINUTES = timedelta(minutes=1)
+# Task options per declared stage (and its planning task, for mapped stages). A stage missing here fails the parse.
+TASK_OPTIONS: dict[str, dict] = {
+    "start_run": {"execution_timeout": 5 * MINUTES},
+    "sync_feeds": {"execution_timeout": 5 * MINUTES},
+    "plan_fetch": {"execution_timeout": 5 * MINUTES},
+    "fetch_feeds": {"execution_timeout": 30 * MINUTES},
+    "plan_extraction": {"trigger_rule": "all_done", "execution_timeout": 5 * MINUTES},
+    "extract_articles": {"execution_timeout": 45 * MINUTES},
+    "classify_articles": {"trigger_rule": "none_failed", "execution_timeout": 45 * MINUTES, "outlets": [ARTICLES]},
+    "finish_run": {"trigger_rule": "all_done", "retries": 1, "execution_timeout": 5 * MINUTES},
+    "quality_checks": {"retries": 1, "execution_timeout": 10 * MINUTES},
+}
+
+
+def _run_stage(stage_name: str, run=None, feed_ids=None, batch=None, params=None, run_id=None):
+    from crypto_news.orchestration import tasks
+
+    return tasks.run_stage(stage_name, run=run, feed_ids=feed_ids, batch=batch, params=params, run_key=run_id)
+
+
+def _plan_stage(stage_name: str, run=None, feed_ids=None, params=None):
+    from crypto_news.orchestration import tasks
+
+    return tasks.plan_stage(stage_name, run=run, feed_ids=feed_ids, params=params)
 
 
 @dag(
@@ -45,96 +74,25 @@ DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), ex
     doc_md=__doc__,
 )
 def crypto_news_daily():
-    @task(execution_timeout=timedelta(minutes=5))
-    def start_run(run_id=None) -> int:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-        from crypto_news.warehouse import migrations
-
-        url = connection.db_url()
-        migrations.migrate(url)
-        return pipeline.start_run(url, run_key=run_id, trigger="airflow")
-
-    @task(execution_timeout=timedelta(minutes=5))
-    def sync_feeds(params=None) -> list[int]:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.sync_feeds(connection.db_url(), connection.feeds_file(params))
-
-    @task(execution_timeout=timedelta(minutes=5))
-    def plan_fetch(feed_ids: list[int]) -> list[list[int]]:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.plan_feed_batches(connection.db_url(), feed_ids)
-
-    @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=30))
-    def fetch_feeds(feed_ids: list[int], run: int, params=None) -> dict:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.fetch_feeds(connection.db_url(), run, feed_ids, feeds_file=connection.feeds_file(params))
-
-    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
-    def plan_extraction() -> list[list[int]]:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.plan_extraction_batches(connection.db_url())
-
-    @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=45))
-    def extract_articles(article_ids: list[int], run: int) -> dict:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.extract_articles(connection.db_url(), run, article_ids=article_ids)
-
-    @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45), outlets=[ARTICLES])
-    def classify_articles(run: int) -> dict:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.classify_articles(connection.db_url(), run)
-
-    @task(trigger_rule="all_done", retries=1, execution_timeout=timedelta(minutes=5))
-    def finish_run(run: int, feed_ids: list[int]) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        summary = pipeline.finish_run(connection.db_url(), run, feed_ids)
-        if summary["status"] == "failed":  # a verdict on the data, not a glitch: retrying would not change it
-            raise AirflowFailException(f"crypto-news run {run} failed: {summary['error']}")
-        return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
-
-    @task(retries=1, execution_timeout=timedelta(minutes=10))
-    def quality_checks(run: int) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-        from crypto_news.orchestration import connection
-        from crypto_news.warehouse import quality
-
-        results = quality.run_checks(connection.db_url(), run)
-        for r in results:
-            print(r.line())
-        try:
-            quality.assert_checks(results)
-        except quality.QualityError as exc:  # the data is wrong: a retry would find the same
-            raise AirflowFailException(str(exc)) from None
-        return {r.name: r.value for r in results}
-
-    run = start_run()
-    feed_ids = sync_feeds()
-    run >> feed_ids
-    fetched = fetch_feeds.partial(run=run).expand(feed_ids=plan_fetch(feed_ids))
-    batches = plan_extraction()
-    fetched >> batches
-    extracted = extract_articles.partial(run=run).expand(article_ids=batches)
-    classified = classify_articles(run)
-    extracted >> classified
-    finished = finish_run(run, feed_ids)
-    classified >> finished
-    finished >> quality_checks(run)
+    provided: dict = {}  # RunContext field -> the task output that fills it ("run_id": the start task's)
+    previous = None
+    for stage in STAGES:
+        inputs = {{"run_id": "run"}.get(need, need): provided[need] for need in stage.needs}
+        options = {**TASK_OPTIONS[stage.name], "pool": HTTP_POOL} if stage.network else TASK_OPTIONS[stage.name]
+        run_task = task(task_id=stage.name, **options)(_run_stage)
+        if stage.plan is not None:
+            batches = task(task_id=stage.plan_name, **TASK_OPTIONS[stage.plan_name])(_plan_stage)(
+                stage_name=stage.name, **inputs)
+            if previous is not None:
+                previous >> batches
+            current = run_task.partial(stage_name=stage.name, **inputs).expand(batch=batches)
+        else:
+            current = run_task(stage_name=stage.name, **inputs)
+            if previous is not None:
+                previous >> current
+        if stage.provides:
+            provided[stage.provides] = current
+        previous = current
 
 
 crypto_news_daily()

@@ -74,10 +74,10 @@ def test_eval_classifier_prints_per_label_figures():
     assert 0.8 < float(lines["macro-F1"][0]) <= 1
 
 
-def test_bad_feed_list_is_one_clear_line(tmp_path):
+def test_bad_feed_list_is_one_clear_line(tmp_path, db_url):
     bad = tmp_path / "feeds.yml"
     bad.write_text("feeds:\n  - name: No URL\n")
-    proc = cli("run", "--feeds", str(bad), env={"CRYPTO_NEWS_DB_URL": "postgresql://postgres@127.0.0.1:5432/postgres"})
+    proc = cli("run", "--feeds", str(bad), env={"CRYPTO_NEWS_DB_URL": db_url})  # a database of its own
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("crypto-news:")
     assert "'url' must be an http(s) URL" in proc.stderr

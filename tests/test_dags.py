@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+
 from sitekit import serve_site, write_feed_list
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -205,7 +206,7 @@ def test_failure_callback_logs_one_line_and_posts_the_webhook(monkeypatch, caplo
     monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)
     try:
         exc = RuntimeError("cannot connect to postgresql://cn:hunter2@db:5432/crypto_news\nsecond line")
-        with caplog.at_level(logging.INFO, logger="crypto_news.alerts"):
+        with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
             on_failure_callback(_context(exc))
     finally:
         hook.close()

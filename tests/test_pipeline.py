@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 
-from sitekit import serve_site, write_feed_list
-
-from crypto_news import pipeline
-from crypto_news.pipeline import stage_extract, stage_feeds
-from crypto_news.config import Settings
 from conftest import query as q
+from crypto_news import pipeline
+from crypto_news.config import Settings
+from crypto_news.pipeline import stage_extract, stage_feeds
+from sitekit import serve_site, write_feed_list
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 
@@ -206,7 +205,6 @@ def test_feeds_parsed_by_worker_processes_load_the_same_as_parsed_inline(http_se
     """A large feed stage moves parsing to worker processes; items, skips and parse errors (raised in a worker,
     reported by the stage) come out exactly as when parsing inline."""
     from conftest import temporary_database
-
     from crypto_news.warehouse import migrations
 
     urls = serve_site(http_server)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import LoopbackServer, group_login, temporary_database
-from sitekit import serve_site, write_feed_list
 
+from conftest import LoopbackServer, group_login, temporary_database
+from conftest import query as _execute
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from conftest import query as _execute
+from sitekit import serve_site, write_feed_list
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "sql" / "queries"

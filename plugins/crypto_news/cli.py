@@ -1,7 +1,8 @@
 """The ``crypto-news`` command line: ops and analysts without Airflow.
 
 Exit codes: 0 success (also a partial run where some feeds failed); 1 the run failed as a whole (every feed failed,
-or a stage raised); 2 bad usage or configuration, or the database is unreachable. Failures print one line on stderr.
+a stage raised, or a data-quality check failed); 2 bad usage or configuration, or the database is unreachable.
+Failures print one line on stderr.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_FEEDS_FILE, PROJECT_ROOT, Settings
+from .config import PROJECT_ROOT, Settings
 
-log = logging.getLogger("crypto_news")
 
 
 class CliError(Exception):
@@ -51,6 +51,9 @@ def format_summary(s: dict) -> str:
     ]
     if s.get("error"):
         lines.append(f"  error: {s['error']}")
+    if "quality_checks" in s:
+        lines.append(f"  quality checks: {len(s['quality_checks'])} run, "
+                     + ("; ".join(s["failed_checks"]) if s.get("failed_checks") else "all passed"))
     width = max((len(f["name"]) for f in s.get("feeds", [])), default=4)
     lines.append("")
     lines.append(f"  {'feed':<{width}}  {'status':<12} {'seen':>5} {'new':>5}  error")
@@ -65,8 +68,9 @@ def _json_summary(s: dict) -> dict:
             "feeds_not_modified", "feeds_failed", "items_seen", "articles_new", "articles_extracted",
             "articles_classified", "labels_written")
     out = {k: s.get(k) for k in keep}
-    if s.get("stage_seconds"):
-        out["stage_seconds"] = s["stage_seconds"]
+    for key in ("stage_seconds", "quality_checks", "failed_checks"):
+        if s.get(key) is not None:
+            out[key] = s[key]
     out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new")}
                     for f in s.get("feeds", [])]
     return out
@@ -75,6 +79,10 @@ def _json_summary(s: dict) -> dict:
 def _exit_for(summary: dict) -> int:
     if summary.get("status") == "failed":
         print(f"crypto-news: run failed: {summary.get('error') or 'see the summary'}", file=sys.stderr)
+        return 1
+    if summary.get("failed_checks"):  # the run is recorded, but its data breaks a rule
+        for failed in summary["failed_checks"]:
+            print(f"crypto-news: {failed}", file=sys.stderr)
         return 1
     return 0
 
@@ -172,7 +180,7 @@ def cmd_reclassify(args, settings):
     from .classify import get_classifier
 
     url = resolve_db_url(settings)
-    counts = pipeline.classify_articles(url, None, batch_size=args.batch)
+    counts = pipeline.classify_articles(url, None, batch_size=args.batch, workers=settings.extract_workers)
     print(json.dumps({"classifier_version": get_classifier().version, **counts}))
     return 0
 
@@ -191,7 +199,7 @@ def cmd_reextract(args, settings):
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     url = resolve_db_url(settings)
     counts = pipeline.reextract_articles(url, since, settings)
-    relabelled = pipeline.classify_articles(url, None)
+    relabelled = pipeline.classify_articles(url, None, workers=settings.extract_workers)
     print(json.dumps({"reextracted": counts, "reclassified": relabelled["articles"]}))
     return 0
 
@@ -274,7 +282,7 @@ def cmd_airflow_run(args, settings):
 
     url = resolve_db_url(settings)
     migrations.migrate(url)
-    feeds = Path(args.feeds).resolve()
+    feeds = Path(args.feeds or settings.feeds_file).resolve()
     if not feeds.exists():
         raise CliError(f"feed list not found: {feeds}")
     home = PROJECT_ROOT / ".local" / "airflow"
@@ -340,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     a = sub.add_parser("airflow-run", help="run the daily DAG once through Airflow (airflow dags test)")
-    a.add_argument("--feeds", default=os.environ.get("CRYPTO_NEWS_FEEDS") or str(DEFAULT_FEEDS_FILE))
+    a.add_argument("--feeds", help="feed list (default: CRYPTO_NEWS_FEEDS or config/feeds.yml)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_airflow_run)
 
@@ -411,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
 
     register_secret(os.environ.get("CRYPTO_NEWS_DB_URL"))  # masked in every line printed from here on
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env()  # read once, passed down
         return args.func(args, settings)
     except CliError as exc:
         _say(str(exc))

@@ -37,7 +37,7 @@ _UNESCAPE_ROUNDS = 4  # markup escaped up to three times is still found and remo
 _local = threading.local()
 
 
-def clean(value: str | None, limit: int | None = None) -> str | None:
+def sanitise(value: str | None, limit: int | None = None) -> str | None:
     """Drop NUL/control characters and lone surrogates, trim, and truncate; None stays None, '' becomes None."""
     if value is None:
         return None
@@ -50,8 +50,8 @@ def clean(value: str | None, limit: int | None = None) -> str | None:
 
 
 def one_line(value: str | None, limit: int | None = None) -> str | None:
-    """Like :func:`clean`, and all white space folded to single spaces (titles, authors, errors)."""
-    value = clean(value)
+    """Like :func:`sanitise`, and all white space folded to single spaces (titles, authors, errors)."""
+    value = sanitise(value)
     if value is None:
         return None
     value = _INLINE_WS.sub(" ", value).strip()
@@ -117,7 +117,7 @@ def html_to_text(markup: str | None, limit: int | None = None) -> str | None:
     if markup is None:
         return None
     limit = limit or LIMITS["feed_content"]
-    text = clean(markup[: 4 * limit])
+    text = sanitise(markup[: 4 * limit])
     if text is None:
         return None
     if "<" in text or "&" in text:
@@ -133,7 +133,10 @@ def html_to_text(markup: str | None, limit: int | None = None) -> str | None:
         line = _INLINE_WS.sub(" ", line)
         if line:
             paragraphs.append(line)
-    return clean("\n\n".join(paragraphs), limit)
+    return sanitise("\n\n".join(paragraphs), limit)
+
+
+WORD_RE = re.compile(r"\w+")
 
 
 def plain_text(value: str | None, limit: int | None = None) -> str | None:
@@ -151,7 +154,7 @@ def http_url(value: str | None, limit: int = 4096) -> str | None:
 
     from requests.utils import requote_uri
 
-    value = clean(value)
+    value = sanitise(value)
     if not value:
         return None
     try:
@@ -167,4 +170,6 @@ def http_url(value: str | None, limit: int = 4096) -> str | None:
 
 
 def word_count(text: str | None) -> int:
-    return len(text.split()) if text else 0
+    """Words in a text: runs of Unicode letters, digits and underscores. The one count the project uses: the
+    stored ``word_count``, the extractor's thresholds, the choice between a feed's content and its summary."""
+    return len(WORD_RE.findall(text)) if text else 0

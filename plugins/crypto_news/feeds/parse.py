@@ -11,17 +11,15 @@ import calendar
 import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import feedparser
 import feedparser.mixin
 
-from ..model import FeedItem, ParsedFeed
-from ..text import LIMITS, clean, html_to_text, http_url, no_markup, one_line, plain_text
+from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed
+from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise
 from .urls import canonical_url, link_problem
 
-FUTURE_TOLERANCE = timedelta(days=1)
-OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
 PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed", "parse_timeout")
 # CPU seconds one feed may take to parse (the parsing thread's own CPU time, so waiting threads do not count): a
 # 10 MB feed of 100,000 short items takes about 23 s; hostile text is cut by per-field budgets long before this.
@@ -121,7 +119,7 @@ def _entry_date(entry, now: datetime) -> tuple[datetime | None, str | None]:
         return None, "unparsable"
     if when > now + FUTURE_TOLERANCE:
         return None, "future"
-    if when < OLDEST_TRUSTED:
+    if when < EARLIEST_TRUSTED:
         return None, "too_old"
     return when, None
 
@@ -212,7 +210,7 @@ def _parse_feed(body, headers, url, now, max_items) -> ParsedFeed:
             guid = entry.get("id")
             if guid and entry.get("guidislink", False):
                 link = guid
-        link = clean(link)
+        link = sanitise(link)
         reason = link_problem(link)
         link = http_url(link) if not reason else None
         if reason or not link:

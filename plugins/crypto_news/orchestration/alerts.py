@@ -19,7 +19,7 @@ import logging
 import os
 import re
 
-log = logging.getLogger("crypto_news.alerts")
+log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "CRYPTO_NEWS_ALERT_WEBHOOK"
 TIMEOUT_ENV = "CRYPTO_NEWS_ALERT_TIMEOUT_S"

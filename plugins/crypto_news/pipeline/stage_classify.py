@@ -10,7 +10,6 @@ from ..config import Settings
 from ..warehouse import db, labels, marts, runs
 from .workers import worker_pool
 
-
 CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
 
 

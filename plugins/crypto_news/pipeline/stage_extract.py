@@ -14,11 +14,11 @@ from ..config import Settings
 from ..extract import trusted_date
 from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
-from ..text import LIMITS, clean, html_to_text, http_url, no_markup, one_line, plain_text, word_count
+from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise, word_count
 from ..warehouse import archive, articles, db
 from .workers import worker_pool
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
 
 MIN_FEED_CONTENT_WORDS = 120  # feed content this long counts as the full article ("feed_content")
 EXTRACT_TIMEOUT_S = 60.0  # a page whose extraction takes longer is abandoned and marked "timeout"
@@ -112,7 +112,7 @@ def _article_values(row: dict, res: Obtained) -> tuple:
     meta = work.page if work else None
     ok = meta is not None and meta.status == "ok"
     text, source = (meta.text, "page") if ok else _fallback(row)
-    text = no_markup(clean(text, LIMITS["text"]))
+    text = no_markup(sanitise(text, LIMITS["text"]))
     feed_date = row["published_at"]
     page_date = trusted_date(getattr(meta, "published", None))
     published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)

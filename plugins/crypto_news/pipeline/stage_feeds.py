@@ -21,7 +21,7 @@ from ..warehouse import db
 from ..warehouse import feeds as feed_rows
 from .workers import worker_pool
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
 
 
 def sync_feeds(db_url: str, feeds_file: str | Path) -> list[int]:

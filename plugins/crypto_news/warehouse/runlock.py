@@ -1,9 +1,15 @@
 """The run lock: one pipeline run at a time on a database.
 
-The lock is a row lock (``SELECT ... FOR UPDATE``) on the ``run`` row of ``crypto_news.locks``, held by an open
-transaction on a dedicated connection for the whole run. Taking a row lock needs UPDATE on the table, which only the
-writer and the owner have: a read-only login cannot block runs (any login could take an advisory lock). The lock
-dies with its session, so a killed run never leaves it behind."""
+The lock is a row lock on the ``run`` row of ``crypto_news.locks``, held by an open transaction on a dedicated
+connection. Taking a row lock needs UPDATE on the table, which only the writer and the owner have: a read-only login
+cannot block runs (any login could take an advisory lock, and one holding the old advisory key stopped every run).
+The lock dies with its session, so a killed run never leaves it behind.
+
+A command-line run holds the lock exclusively (``FOR UPDATE``) for its whole life. The tasks of a DAG run run in
+several processes (mapped tasks at the same time), so each task holds it shared (``FOR SHARE``) while it works: the
+tasks of one DAG run never block each other (``max_active_runs=1`` keeps DAG runs apart), a command-line run is
+refused while a DAG task works, and a DAG task waits for its retry while a command-line run holds the lock.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from .db import DatabaseError, connect
 
 RUN_LOCK = "run"  # the row of crypto_news.locks
 LOCK_NOT_AVAILABLE = "55P03"
+_TRY_EXCLUSIVE = "SELECT name FROM crypto_news.locks WHERE name = %s FOR UPDATE NOWAIT"
+_TRY_SHARED = "SELECT name FROM crypto_news.locks WHERE name = %s FOR SHARE NOWAIT"
 
 
 class RunInProgress(DatabaseError):
@@ -22,19 +30,22 @@ class RunInProgress(DatabaseError):
 
 
 class RunLock:
-    """The run lock: a row lock held by an open transaction on a dedicated connection."""
+    """The run lock: a row lock held by an open transaction on a dedicated connection; ``shared`` for the tasks of
+    a DAG run."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, shared: bool = False):
         self.url = url
+        self.shared = shared
         self.conn = None
 
     def acquire(self) -> None:
         self.conn = connect(self.url, application_name="crypto-news run lock")
         with self.conn.cursor() as cur:
             try:
-                cur.execute("SELECT name FROM crypto_news.locks WHERE name = %s FOR UPDATE NOWAIT", (RUN_LOCK,))
+                cur.execute(_TRY_SHARED if self.shared else _TRY_EXCLUSIVE, (RUN_LOCK,))
                 if cur.fetchone() is not None:
                     return  # the transaction stays open: the row lock is held until release()
+                self.release()
                 raise DatabaseError("the run lock row is missing from crypto_news.locks; run `crypto-news migrate`")
             except psycopg2.Error as exc:
                 if getattr(exc, "pgcode", None) != LOCK_NOT_AVAILABLE:
@@ -71,9 +82,10 @@ class RunLock:
 
 
 @contextmanager
-def run_lock(url: str):
-    """Hold the run lock for the duration of a whole run; refuse a second concurrent run."""
-    lock = RunLock(url)
+def run_lock(url: str, shared: bool = False):
+    """Hold the run lock for the duration of a whole run (or, ``shared``, of one DAG task); refuse a second
+    concurrent run."""
+    lock = RunLock(url, shared)
     lock.acquire()
     try:
         yield lock
