@@ -435,3 +435,128 @@ def test_no_process_outlives_a_killed_run(sig, migrated_db, http_server, tmp_pat
         for p in alive:  # leave nothing behind, whatever the outcome
             p.kill()
     assert alive == [], [(p.pid, p.cmdline()) for p in alive]
+
+
+# ------------------------------------------------------------------------------------------------ 10. alert webhook
+
+
+def test_the_alert_webhook_goes_through_the_guard_and_its_path_is_never_logged(monkeypatch, caplog):
+    import logging
+
+    from conftest import LoopbackServer
+    from test_hostile import Canary
+
+    from crypto_news.orchestration.alerts import on_failure_callback
+
+    canary = Canary("127.0.0.1")
+    hook = LoopbackServer("127.0.0.2")
+    try:
+        def redirect(req):
+            req.send_response(302)
+            req.send_header("Location", canary.url("/internal"))
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+
+        hook.add("/hooks/T0KEN-16", handler=redirect)
+        hook.httpd.RequestHandlerClass.do_POST = hook.httpd.RequestHandlerClass.do_GET
+        monkeypatch.setenv("CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS", "127.0.0.2")
+        monkeypatch.setenv("CRYPTO_NEWS_ALERT_TIMEOUT_S", "2")
+        with caplog.at_level(logging.INFO, logger="crypto_news"):
+            for url in (hook.url("/hooks/T0KEN-16"), hook.url("/hooks/T0KEN-16 with space"),
+                        canary.url("/hooks/T0KEN-16")):
+                monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", url)
+                on_failure_callback({"exception": ValueError("boom")})
+        assert hook.routes["/hooks/T0KEN-16"].hits == 1  # the alert was posted, and the redirect not followed
+        assert canary.connections == 0
+        assert caplog.text.count("crypto-news alert webhook failed") == 3
+        assert "T0KEN" not in caplog.text and "/hooks" not in caplog.text
+    finally:
+        hook.close()
+        canary.close()
+
+
+# ------------------------------------------------------------------------------------------------ 11. politeness
+
+
+def test_one_host_spelled_several_ways_shares_one_politeness_limit():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import LoopbackServer
+
+    from crypto_news.config import Settings
+    from crypto_news.fetch import HttpClient
+
+    server = LoopbackServer("127.0.0.2")
+    state = {"in_flight": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow(req):
+        with lock:
+            state["in_flight"] += 1
+            state["most"] = max(state["most"], state["in_flight"])
+        time.sleep(0.3)  # holds the request open so that overlapping requests would be seen; asserts nothing
+        with lock:
+            state["in_flight"] -= 1
+        req.send_response(200)
+        req.send_header("Content-Length", "2")
+        req.end_headers()
+        req.wfile.write(b"ok")
+
+    server.add("/p", handler=slow)
+    port = server.port
+    spellings = [f"http://{h}:{port}/p" for h in ("127.0.0.2", "2130706434", "0x7f000002", "127.2",
+                                                     "[::ffff:127.0.0.2]")]
+    settings = Settings(allow_private_hosts="1", host_concurrency=1, host_delay_s=0, retries=0, timeout_s=10)
+    try:
+        with HttpClient(settings) as client, ThreadPoolExecutor(len(spellings)) as pool:
+            statuses = list(pool.map(lambda u: client.get(u).status, spellings))
+    finally:
+        server.close()
+    assert statuses == [200] * len(spellings)
+    assert state["most"] == 1
+
+
+# ------------------------------------------------------------------------------------------------ 4. feed credentials
+
+FEED_SECRET = "FeedPass-16"
+
+
+def test_feed_credentials_are_sent_and_never_stored_or_printed(migrated_db, http_server, tmp_path):
+    import base64
+
+    from conftest import query
+
+    expected = "Basic " + base64.b64encode(f"reader:{FEED_SECRET}".encode()).decode()
+    base = http_server.url("").rstrip("/")
+    feed = rss(rss_item("Relative link story", "/news/relative-story"),
+               rss_item("Absolute with user info", f"http://reader:{FEED_SECRET}@127.0.0.1:{http_server.port}/n/2"))
+
+    def guarded(req):
+        ok = req.headers.get("Authorization") == expected
+        req.send_response(200 if ok else 401)
+        body = feed if ok else b"no"
+        req.send_header("Content-Type", "application/rss+xml")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    http_server.add("/private/feed.xml", handler=guarded)
+    secret_url = base.replace("http://", f"http://reader:{FEED_SECRET}@") + "/private/feed.xml"
+    feeds = tmp_path / "feeds.yml"
+    feeds.write_text(f"feeds:\n  - name: Private Wire\n    url: {secret_url}\n")
+    outputs = []
+    for args in (["-v", "run", "--json", "--feeds", str(feeds)], ["summary"], ["summary", "--json"], ["feeds"]):
+        proc = _cli(args, {"CRYPTO_NEWS_DB_URL": migrated_db})
+        outputs += [proc.stdout, proc.stderr]
+    assert '"status": "ok"' in outputs[0] or "'status': 'ok'" in outputs[0] or '"ok"' in outputs[0], outputs[:2]
+    assert query(migrated_db, "SELECT count(*) FROM articles") == [(2,)]
+    urls = query(migrated_db, "SELECT url, canonical_url FROM articles ORDER BY url")
+    assert all("@" not in u for row in urls for u in row), urls
+    for text in outputs:
+        assert FEED_SECRET not in text
+    from test_hostile import find_in_database
+
+    assert find_in_database(migrated_db, FEED_SECRET) == []
+    assert find_in_database(migrated_db, "reader:") == []
