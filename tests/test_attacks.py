@@ -560,3 +560,70 @@ def test_feed_credentials_are_sent_and_never_stored_or_printed(migrated_db, http
 
     assert find_in_database(migrated_db, FEED_SECRET) == []
     assert find_in_database(migrated_db, "reader:") == []
+
+
+# ------------------------------------------------------------------------------------------------ the output scan
+
+from test_security import password_role  # noqa: E402,F401 - a fixture: a login role with a password
+
+HOSTILE_PAGE = """<html lang="en"><head><title>&lt;script&gt;alert(1)&lt;/script&gt;Page</title>
+<meta property="og:site_name" content="&lt;script&gt;alert(1)&lt;/script&gt;Outlet">
+<meta name="author" content="&lt;img src=x onerror=alert(1)&gt;Writer">
+<meta name="description" content="&lt;iframe src=javascript:alert(1)&gt;&lt;/iframe&gt;About">
+<meta property="article:tag" content="&lt;script&gt;x&lt;/script&gt;Mining">
+<meta property="og:image" content="javascript:alert(1)"></head><body><article>
+<p>{body}</p><p>&lt;script&gt;alert(2)&lt;/script&gt; &lt;img src=y onerror=alert(3)&gt;</p></article></body></html>"""
+
+
+def test_output_scan_no_secret_and_no_markup_anywhere(password_role, http_server, tmp_path):
+    from urllib.parse import urlsplit
+
+    from conftest import query
+    from test_hostile import find_in_database
+
+    url, db_password = password_role
+    parts = urlsplit(url)
+    keyword_dsn = (f"host={parts.hostname} port={parts.port} user={parts.username} password={db_password} "
+                   f"dbname={parts.path.lstrip('/')}")
+    body = "Miners in Texas expanded their capacity while regulators watched the grid. " * 30
+    http_server.add("/news/one", HOSTILE_PAGE.format(body=body), headers={"Content-Type": "text/html"})
+    hostile_titles = [t.replace("Headline", f"Story {i}") for i, t in enumerate(HOSTILE_TEXT)]
+    items = [rss_item(f"<![CDATA[{t}]]>" if "CDATA" not in t else t, f"/news/{'one' if i == 0 else f'x{i}'}",
+                      extra=f"<description><![CDATA[{t}]]></description><author>{t}</author>"
+                            f"<category><![CDATA[{t}]]></category>")
+             for i, t in enumerate(hostile_titles)]
+    feed = rss(*items)
+    expected = "Basic " + __import__("base64").b64encode(f"reader:{FEED_SECRET}".encode()).decode()
+
+    def guarded(req):
+        ok = req.headers.get("Authorization") == expected
+        req.send_response(200 if ok else 401)
+        out = feed if ok else b"no"
+        req.send_header("Content-Type", "application/rss+xml")
+        req.send_header("Content-Length", str(len(out)))
+        req.end_headers()
+        req.wfile.write(out)
+
+    http_server.add("/private/feed.xml", handler=guarded)
+    feed_url = http_server.url("/private/feed.xml").replace("http://", f"http://reader:{FEED_SECRET}@")
+    feeds = tmp_path / "feeds.yml"
+    feeds.write_text(f"feeds:\n  - name: Private Wire\n    url: {feed_url}\n"
+                     f"  - name: Dead Wire\n    url: http://reader:{FEED_SECRET}@127.0.0.1:9/feed.xml\n")
+    outputs = []
+    for dsn in (keyword_dsn, url):
+        for args in (["-v", "run", "--json", "--feeds", str(feeds)], ["-v", "summary"], ["-v", "feeds"],
+                     ["-v", "migrate"], ["-v", "retention"], ["-v", "reextract"]):
+            proc = _cli(args, {"CRYPTO_NEWS_DB_URL": dsn})
+            outputs += [proc.stdout, proc.stderr]
+    assert query(url, "SELECT count(*) FROM articles WHERE text_source = 'page'") == [(1,)]
+    for text in outputs:
+        for secret in (db_password, FEED_SECRET):
+            assert secret not in text
+    for needle in (db_password, FEED_SECRET, "<script", "onerror", "javascript:", "<img", "<iframe", "<svg"):
+        assert find_in_database(url, needle) == [], needle
+    views = [r[0] for r in query(url, "SELECT table_name FROM information_schema.views "
+                                      "WHERE table_schema = 'crypto_news'")]
+    for view in views:
+        for needle in ("<script", "onerror", "javascript:", FEED_SECRET):
+            found = query(url, f"SELECT count(*) FROM crypto_news.{view} x WHERE strpos(x::text, %s) > 0", needle)
+            assert found == [(0,)], (view, needle)
