@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import feedparser
 
-from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed
+from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed, PublishedFlag
 from ..text import LIMITS, html_to_text, one_line, sanitise
 from .urls import canonical_url, link_problem
 
@@ -57,7 +57,7 @@ class FeedParseError(Exception):
         return (FeedParseError, (self.kind, self.message))
 
 
-def _entry_date(entry, now: datetime) -> tuple[datetime | None, str | None]:
+def _entry_date(entry, now: datetime) -> tuple[datetime | None, PublishedFlag | None]:
     raw = entry.get("published") or entry.get("updated") or entry.get("created")
     parsed = entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
     if parsed is None:
@@ -83,7 +83,7 @@ def _content_text(entry) -> str | None:
 
 
 def _author(entry) -> str | None:
-    authors = [a.get("name") for a in entry.get("authors") or [] if isinstance(a, dict) and a.get("name")]
+    authors = [str(a["name"]) for a in entry.get("authors") or [] if isinstance(a, dict) and a.get("name")]
     return one_line(", ".join(dict.fromkeys(authors)) if authors else entry.get("author"), LIMITS["author"])
 
 
@@ -111,7 +111,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
     try:
         parsed = feedparser.parse(neutralise_charrefs(_EMPTY_TEXT_ELEMENTS.sub(b"", body)), response_headers=hdrs)
     except Exception as exc:  # noqa: BLE001 - a parser bug met by hostile input: this feed fails, not the run
-        raise FeedParseError("malformed", one_line(f"the feed parser failed: {type(exc).__name__}: {exc}", 500))
+        raise FeedParseError("malformed", one_line(f"the feed parser failed: {type(exc).__name__}: {exc}", 500) or "") from exc
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     problem_text = one_line(f"{type(problem).__name__}: {problem}", 500) if problem is not None else None
@@ -143,8 +143,8 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
                 link = guid
         link = sanitise(link)
         reason = link_problem(link)
-        if reason:
-            skipped.append(reason)
+        if reason or link is None:
+            skipped.append(reason or "no link")
             continue
         canon = canonical_url(link)
         if canon in seen:

@@ -9,6 +9,7 @@ DAG task waits for its retry while a command-line run holds the lock.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 
@@ -30,7 +31,7 @@ class RunLock:
     def __init__(self, url: str, shared: bool = False):
         self.url = url
         self.shared = shared
-        self.conn = None
+        self.conn: Any = None
 
     def acquire(self) -> None:
         self.conn = connect(self.url, autocommit=True, application_name="crypto-news run lock")
