@@ -69,8 +69,10 @@ def test_eval_classifier_prints_per_label_figures():
     assert proc.returncode == 0, proc.stderr
     lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line.strip()}
     for label in ("regulation", "adoption", "mining"):
-        p, r, f1, tp, fp, fn, tn = lines[label]
+        p, r, f1, interval, tp, fp, fn, tn = lines[label]
         assert 0 < float(f1) <= 1 and int(tp) + int(fp) + int(fn) + int(tn) == 398
+        low, high = map(float, interval.split("-"))
+        assert low <= float(f1) <= high
     assert 0.8 < float(lines["macro-F1"][0]) <= 1
 
 
