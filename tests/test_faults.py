@@ -27,7 +27,6 @@ import pytest
 from conftest import query, temporary_database
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from crypto_news.warehouse import runlock
 from sitekit import STORIES, serve_site, write_feed_list
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
