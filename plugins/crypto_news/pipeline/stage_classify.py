@@ -18,8 +18,8 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled
     by an older taxonomy). Streams with a server-side cursor; one transaction per batch; idempotent.
 
-    Only the start of the body is read from the database (the classifier looks at the lede). A large backlog (a
-    re-classification after a taxonomy change) is labelled by worker processes on all cores in chunks of
+    The whole body is read (the classifier scores every passage of it). A large backlog (a re-classification
+    after a new model) is labelled by worker processes on all cores in chunks of
     ``CLASSIFY_CHUNK`` articles, each chunk written (one transaction) as soon as it is labelled while the workers go
     on with the next ones. Ends by recomputing the daily aggregate marts: this is the last stage that changes
     labels, entities or article dates, in a daily run as in a re-classification or re-extraction."""
@@ -80,6 +80,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
 
 
 def _body_chars(classifier) -> int | None:
-    """How much of the body to read for the classifier: enough characters for its lede words, generously."""
+    """How much of the body to read: all of it (None) for a classifier that reads whole articles; for one that
+    reads only a lede (``body_max_words``), enough characters for its words, generously."""
     words = getattr(classifier, "body_max_words", 0)
     return words * 30 if words else None
