@@ -260,7 +260,22 @@ def test_database_restart_mid_extraction_run_finishes_with_the_same_tables(http_
 # ------------------------------------------------------------------------------------------------ the run is killed
 
 
-def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, tmp_path):
+@pytest.fixture
+def run_lock_held_elsewhere(db_url):
+    """The project's run lock held by a session in another database of the same server, as when another checkout's
+    tests or pipeline run at the same time: advisory locks are per database, so nothing here may notice it."""
+    with temporary_database() as other:
+        conn = psycopg2.connect(other)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", (runlock.RUN_LOCK,))
+            yield
+        finally:
+            conn.close()
+
+
+def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, tmp_path, run_lock_held_elsewhere):
     site = GeneratedSite(http_server, latency=0.15)
     feeds = write_feed_list(tmp_path / "feeds.yml", {"Generated Wire": site.feed_url})
     proc = cli(["run", "--json", "--feeds", str(feeds)], {"CRYPTO_NEWS_DB_URL": migrated_db}, start_new_session=True)
@@ -274,7 +289,11 @@ def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, t
     assert 0 < done_at_kill < N_ARTICLES
     assert query(migrated_db, "SELECT status, finished_at FROM pipeline_runs") == [("running", None)]
     # The killed session's advisory lock is released as soon as the server sees the socket closed.
-    wait_for(lambda: not query(migrated_db, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+    # pg_locks lists every database's locks: only this database's run lock counts (another database on the same
+    # server may be running the pipeline at this moment).
+    wait_for(lambda: not query(migrated_db, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
+                                            "AND database = (SELECT oid FROM pg_database "
+                                            "WHERE datname = current_database())",
                                runlock.RUN_LOCK & 0xFFFFFFFF), 10, "the run lock of the killed run to go")
 
     site.latency = 0.0
