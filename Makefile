@@ -1,6 +1,7 @@
 # crypto-news: the interface ops and CI rely on.
 #   make setup        install into .venv (leaves .venv/bin/crypto-news)
 #   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
+#                     (FEEDS defaults to CRYPTO_NEWS_FEEDS, then config/feeds.yml)
 #   make test         set up and run the whole test suite
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
 #   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
@@ -11,7 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-FEEDS ?= config/feeds.yml
+FEEDS ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup run test db-stop lint
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "installed: $(BIN)/crypto-news"
 
 run: setup
-	$(BIN)/crypto-news airflow-run --feeds "$(FEEDS)"
+	$(BIN)/crypto-news airflow-run $(if $(FEEDS),--feeds "$(FEEDS)")
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

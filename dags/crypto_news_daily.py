@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 from crypto_news.orchestration.alerts import default_args
+from crypto_news.orchestration.tasks import reported
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
 HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
@@ -46,16 +47,20 @@ DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), ex
 )
 def crypto_news_daily():
     @task(execution_timeout=timedelta(minutes=5))
-    def start_run(run_id=None) -> int:
+    @reported
+    def start_run(run_id=None, params=None) -> int:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
         from crypto_news.warehouse import migrations
 
         url = connection.db_url()
         migrations.migrate(url)
-        return pipeline.start_run(url, run_key=run_id, trigger="airflow")
+        run = pipeline.start_run(url, run_key=run_id, trigger="airflow")
+        pipeline.check_config(connection.feeds_file(params))  # a configuration error fails here, never retried
+        return run
 
     @task(execution_timeout=timedelta(minutes=5))
+    @reported
     def sync_feeds(params=None) -> list[int]:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
@@ -63,6 +68,7 @@ def crypto_news_daily():
         return pipeline.sync_feeds(connection.db_url(), connection.feeds_file(params))
 
     @task(execution_timeout=timedelta(minutes=5))
+    @reported
     def plan_fetch(feed_ids: list[int]) -> list[list[int]]:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
@@ -70,6 +76,7 @@ def crypto_news_daily():
         return pipeline.plan_feed_batches(connection.db_url(), feed_ids)
 
     @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=30))
+    @reported
     def fetch_feeds(feed_ids: list[int], run: int) -> dict:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
@@ -77,6 +84,7 @@ def crypto_news_daily():
         return pipeline.fetch_feeds(connection.db_url(), run, feed_ids)
 
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
+    @reported
     def plan_extraction() -> list[list[int]]:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
@@ -84,6 +92,7 @@ def crypto_news_daily():
         return pipeline.plan_extraction_batches(connection.db_url())
 
     @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=45))
+    @reported
     def extract_articles(article_ids: list[int], run: int) -> dict:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
@@ -91,6 +100,7 @@ def crypto_news_daily():
         return pipeline.extract_articles(connection.db_url(), run, article_ids=article_ids)
 
     @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45), outlets=[ARTICLES])
+    @reported
     def classify_articles(run: int) -> dict:
         from crypto_news import pipeline
         from crypto_news.orchestration import connection
@@ -98,17 +108,29 @@ def crypto_news_daily():
         return pipeline.classify_articles(connection.db_url(), run)
 
     @task(trigger_rule="all_done", retries=1, execution_timeout=timedelta(minutes=5))
-    def finish_run(run: int, feed_ids: list[int]) -> dict:
+    @reported
+    def finish_run(run: int | None, feed_ids: list[int] | None, run_id=None) -> dict:
+        from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException
         from crypto_news import pipeline
-        from crypto_news.orchestration import connection
+        from crypto_news.orchestration import connection, tasks
+        from crypto_news.warehouse import db, runs
 
-        summary = pipeline.finish_run(connection.db_url(), run, feed_ids)
-        if summary["status"] == "failed":  # a verdict on the data, not a glitch: retrying would not change it
+        url = connection.db_url()
+        if run is None:  # start_run failed: its row (created before it failed, or now) records why
+            conn = db.connect(url)
+            try:
+                run = runs.run_for_key(conn, run_id, "airflow")
+            finally:
+                conn.close()
+        failed = tasks.failed_tasks(get_current_context())
+        summary = pipeline.finish_run(url, run, feed_ids or [], failed_stages=failed)
+        if summary["status"] == "failed":  # a verdict on the run, not a glitch: retrying would not change it
             raise AirflowFailException(f"crypto-news run {run} failed: {summary['error']}")
         return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
 
     @task(retries=1, execution_timeout=timedelta(minutes=10))
+    @reported
     def quality_checks(run: int) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
         from crypto_news.orchestration import connection
@@ -120,6 +142,13 @@ def crypto_news_daily():
         try:
             quality.assert_checks(results)
         except quality.QualityError as exc:  # the data is wrong: a retry would find the same
+            from crypto_news.warehouse import db, runs
+
+            conn = db.connect(connection.db_url())
+            try:  # the run row must not say success for a DAG run that failed its checks
+                runs.mark_failed(conn, run, "quality_checks", str(exc))
+            finally:
+                conn.close()
             raise AirflowFailException(str(exc)) from None
         return {r.name: r.value for r in results}
 

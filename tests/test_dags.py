@@ -240,3 +240,32 @@ def test_failure_callback_never_raises(monkeypatch, caplog):
     on_failure_callback({})  # an empty context still gives one line
     on_failure_callback(None)  # not even a context
     assert caplog.text.count("crypto-news alert webhook failed") == 2
+
+
+def test_config_error_fails_the_run_at_once_and_records_why(bag, migrated_db, tmp_path, monkeypatch):
+    """A broken feed list is not transient: start_run fails without a retry, every later task is skipped or fails,
+    and the run's row says failed with the reason (it used to say success)."""
+    from airflow.utils import db as airflow_db
+
+    airflow_db.initdb()
+    bad = tmp_path / "feeds.yml"
+    bad.write_text("feeds:\n  - name: Local file\n    url: file:///etc/passwd\n", encoding="utf-8")
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_DB", migrated_db)
+    monkeypatch.setenv("CRYPTO_NEWS_FEEDS", str(bad))
+    run = bag.dags["crypto_news_daily"].test()
+    assert run.state == "failed"
+    tries = {ti.task_id: ti.try_number for ti in run.get_task_instances() if ti.task_id == "start_run"}
+    assert tries == {"start_run": 1}  # no retry
+    conn = psycopg2.connect(migrated_db)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT trigger, status, failed_stages, error FROM crypto_news.pipeline_runs")
+        rows = cur.fetchall()
+        cur.execute("SELECT status, failed_stages FROM crypto_news.v_pipeline_runs")
+        view = cur.fetchall()
+    conn.close()
+    assert len(rows) == 1
+    trigger, status, failed, error = rows[0]
+    assert (trigger, status) == ("airflow", "failed")
+    assert failed == ["start_run"]
+    assert error.startswith("start_run failed: configuration error: ") and "'url' must be an http(s) URL" in error
+    assert view == [("failed", failed)]

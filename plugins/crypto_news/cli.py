@@ -94,8 +94,9 @@ def cmd_run(args, settings):
     from . import pipeline
     from .warehouse import runlock
 
-    url = resolve_db_url(settings)
     feeds = Path(args.feeds) if args.feeds else settings.feeds_file
+    pipeline.check_config(feeds)  # a configuration error stops here, before a run is recorded
+    url = resolve_db_url(settings)
     try:
         summary = pipeline.run(url, feeds, settings)
     except runlock.RunInProgress as exc:
@@ -270,13 +271,13 @@ def _masked(url: str) -> str:
 
 def cmd_airflow_run(args, settings):
     """Run the daily DAG once through Airflow (``airflow dags test``) with a throwaway local Airflow home."""
+    from . import pipeline
     from .warehouse import db, migrations, runs
 
+    feeds = Path(args.feeds or settings.feeds_file).resolve()
+    pipeline.check_config(feeds)  # before anything starts: a configuration error is one line and exit 2
     url = resolve_db_url(settings)
     migrations.migrate(url)
-    feeds = Path(args.feeds).resolve()
-    if not feeds.exists():
-        raise CliError(f"feed list not found: {feeds}")
     home = PROJECT_ROOT / ".local" / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     airflow = Path(sys.executable).parent / "airflow"
@@ -307,6 +308,11 @@ def cmd_airflow_run(args, settings):
                           env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise CliError("airflow pools set failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:]), 1)
+    conn = db.connect(url)
+    try:
+        last_before = runs.latest_run_id(conn, "airflow")
+    finally:
+        conn.close()
     proc = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
                           stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
     conn = db.connect(url)
@@ -314,13 +320,14 @@ def cmd_airflow_run(args, settings):
         summary = runs.load_run_summary(conn, trigger="airflow")
     finally:
         conn.close()
-    if summary is None:
-        raise CliError(f"the Airflow run recorded no summary (airflow exited {proc.returncode})", 1)
+    if summary is None or summary.get("run_id") == last_before:  # an older run's summary would mislead
+        raise CliError(f"the Airflow DAG run failed before recording a run (airflow exited {proc.returncode}); "
+                       "see the log above", 1)
     print(json.dumps(_json_summary(summary)) if args.json else format_summary(summary))
     code = _exit_for(summary)
     if proc.returncode != 0 and code == 0:
-        print(f"crypto-news: the Airflow DAG run failed (exit {proc.returncode}); see the log above",
-              file=sys.stderr)
+        print(f"crypto-news: the Airflow DAG run failed (exit {proc.returncode}) after recording run "
+              f"{summary['run_id']} as {summary['status']}; see the log above", file=sys.stderr)
         code = 1
     return code
 
@@ -340,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     a = sub.add_parser("airflow-run", help="run the daily DAG once through Airflow (airflow dags test)")
-    a.add_argument("--feeds", default=str(Settings.from_env().feeds_file))
+    a.add_argument("--feeds", help="feed list (default: CRYPTO_NEWS_FEEDS or config/feeds.yml)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_airflow_run)
 

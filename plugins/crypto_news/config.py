@@ -16,6 +16,11 @@ DEFAULT_FEEDS_FILE = PROJECT_ROOT / "config" / "feeds.yml"
 DEFAULT_CONTACT = "https://example.org/crypto-news"
 
 
+class ConfigError(ValueError):
+    """Bad configuration (a setting, the feed list, a missing Connection): no retry can fix it, so the run stops
+    before it starts, the command line exits 2 and Airflow fails the task without retrying."""
+
+
 def read_yaml(path: Path):
     """A reviewed YAML file's content (taxonomy, entities), parsed by libyaml when PyYAML was built with it: the
     same result as ``yaml.safe_load``, about eight times faster, which every worker process pays at start."""
@@ -32,9 +37,9 @@ def _env_int(env, name: str, default: int, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 
@@ -45,9 +50,9 @@ def _env_float(env, name: str, default: float, low: float | None = None, high: f
     try:
         value = float(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {raw!r}")
+        raise ConfigError(f"{name} must be a number in [{low}, {high}], got {raw!r}")
     return value
 
 

@@ -9,12 +9,13 @@ Stages: ``sync_feeds`` -> ``fetch_feeds`` (:mod:`.stage_feeds`) -> ``extract_art
 """
 
 from .planning import plan_extraction_batches, plan_feed_batches
+from .preflight import check_config
 from .run import run, with_db_retries
 from .stage_classify import classify_articles
 from .stage_extract import extract_articles, process_page, reextract_articles
 from .stage_feeds import fetch_feeds, fetch_one_feed, sync_feeds
 from .stage_runs import finish_run, start_run
 
-__all__ = ["classify_articles", "extract_articles", "fetch_feeds", "fetch_one_feed", "finish_run",
+__all__ = ["check_config", "classify_articles", "extract_articles", "fetch_feeds", "fetch_one_feed", "finish_run",
            "plan_extraction_batches", "plan_feed_batches", "process_page", "reextract_articles", "run", "start_run",
            "sync_feeds", "with_db_retries"]

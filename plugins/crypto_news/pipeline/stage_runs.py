@@ -16,9 +16,9 @@ def start_run(db_url: str, run_key: str | None = None, trigger: str = "cli") -> 
 
 
 def finish_run(db_url: str, run_id: int, feed_ids: list[int] | None = None, error: str | None = None,
-               stage_seconds: dict | None = None) -> dict:
+               stage_seconds: dict | None = None, failed_stages: list[str] | None = None) -> dict:
     conn = db.connect(db_url)
     try:
-        return runs.finish_run(conn, run_id, feed_ids, error, stage_seconds)
+        return runs.finish_run(conn, run_id, feed_ids, error, stage_seconds, failed_stages)
     finally:
         conn.close()
