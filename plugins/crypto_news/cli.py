@@ -287,7 +287,15 @@ def cmd_airflow_run(args, settings):
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        # INFO for the pipeline's own lines (each task's start and end, feeds, progress of long stages); Airflow's
+        # internals at WARNING, and not the deprecation and optional-package warnings of its dependencies
+        # (graphviz, pathspec, httpx), which say nothing about this run. The task process's stdlib handler
+        # filters at LOGGING_LEVEL, so the pipeline's INFO lines need it at INFO.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL",
+                                                          "WARNING" if args.quiet else "INFO"),
+        "AIRFLOW__LOGGING__NAMESPACE_LEVELS": os.environ.get(
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS",
+            "" if args.verbose else "airflow=WARNING task=WARNING py.warnings=ERROR"),
         "AIRFLOW_CONN_CRYPTO_NEWS_DB": url,
         "CRYPTO_NEWS_FEEDS": str(feeds),
         "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -336,7 +344,8 @@ def cmd_airflow_run(args, settings):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crypto-news", description=__doc__.split("\n\n")[0])
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each stage does to stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (errors and warnings only)")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
@@ -396,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.quiet:  # long stages say how far they are (a bar on a terminal, else a line every 10 % or 10 s)
+        logging.getLogger("crypto_news.progress").setLevel(logging.INFO)
     import psycopg2
 
     from .warehouse.db import DatabaseError

@@ -7,6 +7,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from ..config import Settings
+from ..progress import Progress
 from ..warehouse import db, labels, runs
 from .workers import worker_context
 
@@ -31,6 +32,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     writer = db.connect(db_url, application_name="crypto-news classify (write)")
     counts = {"articles": 0, "labels": 0, "entities": 0}
     pool = None
+    progress = Progress("classify", None)
 
     def write(pairs):
         with writer.cursor() as wcur:
@@ -40,6 +42,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
         counts["articles"] += len(pairs)
         counts["labels"] += n_labels
         counts["entities"] += n_entities
+        progress.advance(len(pairs))
 
     try:
         if workers > 1:  # a backlog (at least a full batch) is worth the workers: start them while the query runs
@@ -68,6 +71,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
                     break
         return counts
     finally:
+        progress.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         reader.close()

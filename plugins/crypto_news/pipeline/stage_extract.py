@@ -11,6 +11,7 @@ from datetime import datetime
 
 from .. import dedup
 from ..config import Settings
+from ..progress import Progress
 from ..extract import trusted_date
 from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
@@ -143,7 +144,8 @@ def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list
     return articles.write_extractions(conn, run_id, values, pages, labelled)
 
 
-def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int) -> dict:
+def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int,
+                progress: Progress | None = None) -> dict:
     """The extraction pipeline. ``fetch(row) -> (Obtained, bytes | None)`` runs on ``threads`` I/O threads; each
     body goes to the extraction workers as soon as it arrives; finished articles are written in batches of
     ``extract_batch`` (one transaction each) while the workers carry on. At most ``window`` articles are in flight,
@@ -166,6 +168,8 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
         in_flight -= 1
         done_rows.append(row)
         done_results.append(res)
+        if progress is not None:
+            progress.advance()
         if len(done_rows) >= settings.extract_batch:
             flush()
 
@@ -209,6 +213,8 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 1.0
+                if progress is not None:
+                    progress.tick()
                 for job in list(extracting):
                     if not job.running():
                         continue
@@ -233,8 +239,9 @@ def extract_articles(db_url: str, run_id: int | None, settings: Settings | None 
     try:
         with HttpClient(settings) as client:
             rows = articles.pending_rows(conn, article_ids, settings.extract_batch)
-            return _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
-                               settings, settings.fetch_workers)
+            with Progress("extract", articles.count_pending(conn, article_ids)) as progress:
+                return _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
+                                   settings, settings.fetch_workers, progress)
     finally:
         extractor.close()
         conn.close()
@@ -256,7 +263,8 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
 
     try:
         rows = articles.archived_rows(reader, since, settings.extract_batch)
-        return _run_stream(conn, None, rows, from_archive, extractor, settings, 2)
+        with Progress("reextract", articles.count_archived(reader, since)) as progress:
+            return _run_stream(conn, None, rows, from_archive, extractor, settings, 2, progress)
     finally:
         extractor.close()
         reader.close()

@@ -16,6 +16,7 @@ from ..feeds.feedlist import load_feed_list
 from ..feeds.parse import FeedParseError, parse_feed
 from ..fetch import FetchError, HttpClient
 from ..model import FeedOutcome
+from ..progress import Progress
 from ..warehouse import db
 from ..warehouse import feeds as feed_rows
 from .workers import worker_context
@@ -128,7 +129,8 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
         feeds = feed_rows.load_feeds(conn, feed_ids)
         if not feeds:
             return counts
-        with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
+        with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool, \
+                Progress("fetch_feeds", len(feeds), "feeds") as progress:
             futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser): i
                        for i, f in enumerate(feeds)}
             done: dict[int, FeedOutcome] = {}
@@ -141,6 +143,7 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
                     counts[outcome.status] += 1
                     counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
                     counts["items_new"] += outcome.items_new
+                    progress.advance()
                     if outcome.status == "error":
                         log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
                     else:
