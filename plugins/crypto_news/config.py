@@ -56,6 +56,13 @@ def _env_float(env, name: str, default: float, low: float | None = None, high: f
     return value
 
 
+def _statsd_prefix(raw: str) -> str:
+    if not all(part and part.replace("_", "").replace("-", "").isalnum() for part in raw.split(".")):
+        raise ConfigError(f"CRYPTO_NEWS_STATSD_PREFIX must be dot-separated names of letters, digits, _ or -, "
+                          f"got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings. Environment variable names are part of the interface (see README)."""
@@ -85,6 +92,9 @@ class Settings:
     max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
+    statsd_host: str = ""  # CRYPTO_NEWS_STATSD_HOST: metrics over StatsD (off when empty; docs/METRICS.md)
+    statsd_port: int = 8125  # CRYPTO_NEWS_STATSD_PORT
+    statsd_prefix: str = "crypto_news"  # CRYPTO_NEWS_STATSD_PREFIX
 
     @property
     def ua(self) -> str:
@@ -118,5 +128,8 @@ class Settings:
             min_extract_rate=_env_float(env, "CRYPTO_NEWS_MIN_EXTRACT_RATE", 0.0, low=0.0, high=1.0),
             archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
             archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
+            statsd_host=env.get("CRYPTO_NEWS_STATSD_HOST", "").strip(),
+            statsd_port=_env_int(env, "CRYPTO_NEWS_STATSD_PORT", 8125, minimum=1),
+            statsd_prefix=_statsd_prefix(env.get("CRYPTO_NEWS_STATSD_PREFIX", "").strip() or "crypto_news"),
         )
         return replace(s, **overrides) if overrides else s

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from .. import metrics
 from ..config import Settings
 from ..progress import Progress
 from ..warehouse import db, labels, marts, runs
@@ -15,6 +16,7 @@ from .workers import worker_context
 CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
 
 
+@metrics.stage_timer("classify")
 def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 2000,
                       workers: int | None = None) -> dict:
     """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled

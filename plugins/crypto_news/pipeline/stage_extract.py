@@ -9,7 +9,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
 
-from .. import dedup
+from .. import dedup, metrics
 from ..config import Settings
 from ..progress import Progress
 from ..extract import trusted_date
@@ -229,6 +229,7 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
     return counts
 
 
+@metrics.stage_timer("extract")
 def extract_articles(db_url: str, run_id: int | None, settings: Settings | None = None,
                      article_ids: list[int] | None = None) -> dict:
     """Obtain text for pending articles (all of them, or the given ids): pages are fetched by threads, extracted
@@ -240,8 +241,10 @@ def extract_articles(db_url: str, run_id: int | None, settings: Settings | None 
         with HttpClient(settings) as client:
             rows = articles.pending_rows(conn, article_ids, settings.extract_batch)
             with Progress("extract", articles.count_pending(conn, article_ids)) as progress:
-                return _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
-                                   settings, settings.fetch_workers, progress)
+                counts = _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
+                                     settings, settings.fetch_workers, progress)
+            metrics.extraction(counts)
+            return counts
     finally:
         extractor.close()
         conn.close()

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from .. import metrics
 from ..config import Settings
 from ..feeds.feedlist import load_feed_list
 from ..feeds.parse import FeedParseError, parse_feed
@@ -24,6 +25,7 @@ from .workers import worker_context
 log = logging.getLogger("crypto_news")
 
 
+@metrics.stage_timer("sync_feeds")
 def sync_feeds(db_url: str, feeds_file: str | Path) -> list[int]:
     """Upsert the reviewed feed list into ``feeds``; return the ids of its enabled feeds."""
     specs = load_feed_list(feeds_file)
@@ -115,6 +117,7 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
     return out
 
 
+@metrics.stage_timer("fetch_feeds")
 def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None) -> dict:
     """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items.
 
@@ -144,6 +147,7 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
                     counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
                     counts["items_new"] += outcome.items_new
                     progress.advance()
+                    metrics.feed_outcome(outcome.status, outcome.error_kind)
                     if outcome.status == "error":
                         log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
                     else:
