@@ -63,6 +63,25 @@ def _statsd_prefix(raw: str) -> str:
     return raw
 
 
+# Data-quality checks and what a failing one does by default: "fail" fails the run's checks task, "warn" only
+# reports it, "off" skips it. Each is set by CRYPTO_NEWS_CHECK_<NAME> (e.g. CRYPTO_NEWS_CHECK_FEEDS_DEAD=fail).
+CHECK_SEVERITY_DEFAULTS = {
+    "canonical_url": "fail", "label_set": "fail", "published_future": "fail", "extract_rate": "fail",
+    "feed_succeeded": "fail", "feeds_dead": "warn", "page_share_7d": "fail", "new_articles_7d": "warn",
+}
+
+
+def _check_severity(env) -> tuple[tuple[str, str], ...]:
+    out = []
+    for check, default in CHECK_SEVERITY_DEFAULTS.items():
+        name = f"CRYPTO_NEWS_CHECK_{check.upper()}"
+        value = env.get(name, "").strip().lower() or default
+        if value not in ("fail", "warn", "off"):
+            raise ConfigError(f"{name} must be fail, warn or off, got {value!r}")
+        out.append((check, value))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings. Environment variable names are part of the interface (see README)."""
@@ -92,6 +111,10 @@ class Settings:
     max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
+    dead_feed_runs: int = 3  # CRYPTO_NEWS_DEAD_FEED_RUNS: a feed failing this many fetches in a row is dead
+    dead_feed_days: float = 3.0  # CRYPTO_NEWS_DEAD_FEED_DAYS: ... or without a successful fetch for this long
+    drop_ratio: float = 2.0  # CRYPTO_NEWS_CHECK_DROP_RATIO: the 7-day checks fail below baseline / this ratio
+    check_severity: tuple = tuple(CHECK_SEVERITY_DEFAULTS.items())  # CRYPTO_NEWS_CHECK_<NAME>: fail|warn|off
     statsd_host: str = ""  # CRYPTO_NEWS_STATSD_HOST: metrics over StatsD (off when empty; docs/METRICS.md)
     statsd_port: int = 8125  # CRYPTO_NEWS_STATSD_PORT
     statsd_prefix: str = "crypto_news"  # CRYPTO_NEWS_STATSD_PREFIX
@@ -128,6 +151,10 @@ class Settings:
             min_extract_rate=_env_float(env, "CRYPTO_NEWS_MIN_EXTRACT_RATE", 0.0, low=0.0, high=1.0),
             archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
             archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
+            dead_feed_runs=_env_int(env, "CRYPTO_NEWS_DEAD_FEED_RUNS", 3, minimum=1),
+            dead_feed_days=_env_float(env, "CRYPTO_NEWS_DEAD_FEED_DAYS", 3.0, low=0.0),
+            drop_ratio=_env_float(env, "CRYPTO_NEWS_CHECK_DROP_RATIO", 2.0, low=1.0),
+            check_severity=_check_severity(env),
             statsd_host=env.get("CRYPTO_NEWS_STATSD_HOST", "").strip(),
             statsd_port=_env_int(env, "CRYPTO_NEWS_STATSD_PORT", 8125, minimum=1),
             statsd_prefix=_statsd_prefix(env.get("CRYPTO_NEWS_STATSD_PREFIX", "").strip() or "crypto_news"),
