@@ -68,3 +68,16 @@ def test_failed_checks_after_the_summary_turn_the_run_failed(migrated_db):
         conn.close()
     assert q(migrated_db, "SELECT status, failed_stages, error FROM crypto_news.pipeline_runs") == [
         ("failed", ["quality_checks"], "quality_checks failed: 1 data-quality check(s) failed: extract_rate (0/9)")]
+
+
+def test_a_feed_removed_from_the_list_is_disabled(migrated_db, tmp_path):
+    from crypto_news import pipeline
+    from sitekit import write_feed_list
+
+    both = write_feed_list(tmp_path / "both.yml", {"A": "https://a.example/feed", "B": "https://b.example/feed"})
+    one = write_feed_list(tmp_path / "one.yml", {"A": "https://a.example/feed"})
+    assert len(pipeline.sync_feeds(migrated_db, both)) == 2
+    assert len(pipeline.sync_feeds(migrated_db, one)) == 1
+    assert q(migrated_db, "SELECT name, enabled FROM crypto_news.feeds ORDER BY name") == [("A", True), ("B", False)]
+    pipeline.sync_feeds(migrated_db, both)  # listed again: enabled again
+    assert q(migrated_db, "SELECT count(*) FROM crypto_news.feeds WHERE enabled") == [(2,)]
