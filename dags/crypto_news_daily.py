@@ -25,7 +25,7 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
-from crypto_news.orchestration.alerts import default_args
+from crypto_news.orchestration.alerts import default_args, run_alerts
 from crypto_news.orchestration.tasks import reported
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
@@ -44,6 +44,7 @@ DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), ex
     tags=["crypto-news", "ingest"],
     params={"feeds_file": None},
     doc_md=__doc__,
+    **run_alerts(default_deadline_min=180),  # one alert per failed run; another when a run is 3 h late
 )
 def crypto_news_daily():
     @task(execution_timeout=timedelta(minutes=5))
