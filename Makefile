@@ -6,6 +6,8 @@
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
 #   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
 #   make test-distributed   the daily DAG on real Airflow components: CeleryExecutor, two workers (docs/AIRFLOW.md)
+#   make train        rebuild the classifier model from data/labels and ../shared (deterministic; docs/LABELS.md)
+#   make evaluate-classifier   10-fold cross-validation, learning curve and dev-set figures (docs/LABELS.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -42,6 +44,14 @@ lint: setup
 .PHONY: test-distributed
 test-distributed: setup
 	CRYPTO_NEWS_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -p no:cacheprovider $(PYTEST_ARGS)
+
+# The classifier's model: rebuilt from the label files and the item text in ../shared (docs/LABELS.md).
+.PHONY: train evaluate-classifier
+train: setup
+	$(BIN)/python -m crypto_news.classify.train
+
+evaluate-classifier: setup
+	$(BIN)/python scripts/evaluate_classifier.py
 
 # Needs PostgreSQL (CRYPTO_NEWS_TEST_PG) and ../shared/corpora; prints a table and, last, one JSON line.
 BENCH_ARGS ?=

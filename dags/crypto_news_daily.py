@@ -11,12 +11,15 @@ pending article ids, pool `crypto_news_http`) → `classify_articles` (updates t
 
 Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task continues where
 the last attempt stopped and never loads a row twice. A feed that fails does not stop the run: `finish_run` records
-it as `partial`; only a run in which every feed failed fails. Failures alert through
-`crypto_news.orchestration.alerts.on_failure_callback` (one log line; a webhook when `CRYPTO_NEWS_ALERT_WEBHOOK`
-is set).
+it as `partial`; a run in which every feed failed, or any task failed, is recorded `failed` with the failed tasks
+and their errors. A configuration error fails its task at once, without retries. Each task's failure is one line
+in its log; the run alerts once (`crypto_news.orchestration.alerts.RunAlertNotifier`, to the Airflow Connection
+`crypto_news_alerts`), and again when it is still not done 3 hours after it was queued (`CRYPTO_NEWS_RUN_DEADLINE_MIN`).
 Backfills and reruns: docs/AIRFLOW.md.
 
-The logic lives in the `crypto_news` package (`plugins/`); this file is wiring only.
+The stages are declared once, in `crypto_news.pipeline.stages.STAGES`; this file makes one task per stage in that
+order (the same list `crypto-news run` follows), and each task runs its stage through
+`crypto_news.orchestration.tasks` under the run lock. This file is wiring only: task options per stage.
 """
 
 from __future__ import annotations
@@ -25,13 +28,39 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
+
 from crypto_news.orchestration.alerts import default_args, run_alerts
-from crypto_news.orchestration.tasks import reported
+from crypto_news.pipeline.stages import STAGES
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
 HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
 
 DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), execution_timeout=timedelta(hours=1))
+MINUTES = timedelta(minutes=1)
+# Task options per declared stage (and its planning task, for mapped stages). A stage missing here fails the parse.
+TASK_OPTIONS: dict[str, dict] = {
+    "start_run": {"execution_timeout": 5 * MINUTES},
+    "sync_feeds": {"execution_timeout": 5 * MINUTES},
+    "plan_fetch": {"execution_timeout": 5 * MINUTES},
+    "fetch_feeds": {"execution_timeout": 30 * MINUTES},
+    "plan_extraction": {"trigger_rule": "all_done", "execution_timeout": 5 * MINUTES},
+    "extract_articles": {"execution_timeout": 45 * MINUTES},
+    "classify_articles": {"trigger_rule": "none_failed", "execution_timeout": 45 * MINUTES, "outlets": [ARTICLES]},
+    "finish_run": {"trigger_rule": "all_done", "retries": 1, "execution_timeout": 5 * MINUTES},
+    "quality_checks": {"retries": 1, "execution_timeout": 10 * MINUTES},
+}
+
+
+def _run_stage(stage_name: str, run=None, feed_ids=None, batch=None, params=None, run_id=None):
+    from crypto_news.orchestration import tasks
+
+    return tasks.run_stage(stage_name, run=run, feed_ids=feed_ids, batch=batch, params=params, run_key=run_id)
+
+
+def _plan_stage(stage_name: str, run=None, feed_ids=None, params=None):
+    from crypto_news.orchestration import tasks
+
+    return tasks.plan_stage(stage_name, run=run, feed_ids=feed_ids, params=params)
 
 
 @dag(
@@ -47,124 +76,25 @@ DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), ex
     **run_alerts(default_deadline_min=180),  # one alert per failed run; another when a run is 3 h late
 )
 def crypto_news_daily():
-    @task(execution_timeout=timedelta(minutes=5))
-    @reported
-    def start_run(run_id=None, params=None) -> int:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-        from crypto_news.warehouse import migrations
-
-        url = connection.db_url()
-        migrations.migrate(url)
-        run = pipeline.start_run(url, run_key=run_id, trigger="airflow")
-        pipeline.check_config(connection.feeds_file(params))  # a configuration error fails here, never retried
-        return run
-
-    @task(execution_timeout=timedelta(minutes=5))
-    @reported
-    def sync_feeds(params=None) -> list[int]:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.sync_feeds(connection.db_url(), connection.feeds_file(params))
-
-    @task(execution_timeout=timedelta(minutes=5))
-    @reported
-    def plan_fetch(feed_ids: list[int]) -> list[list[int]]:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.plan_feed_batches(connection.db_url(), feed_ids)
-
-    @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=30))
-    @reported
-    def fetch_feeds(feed_ids: list[int], run: int) -> dict:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.fetch_feeds(connection.db_url(), run, feed_ids)
-
-    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
-    @reported
-    def plan_extraction() -> list[list[int]]:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.plan_extraction_batches(connection.db_url())
-
-    @task(pool=HTTP_POOL, execution_timeout=timedelta(minutes=45))
-    @reported
-    def extract_articles(article_ids: list[int], run: int) -> dict:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.extract_articles(connection.db_url(), run, article_ids=article_ids)
-
-    @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=45), outlets=[ARTICLES])
-    @reported
-    def classify_articles(run: int) -> dict:
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection
-
-        return pipeline.classify_articles(connection.db_url(), run)
-
-    @task(trigger_rule="all_done", retries=1, execution_timeout=timedelta(minutes=5))
-    @reported
-    def finish_run(run: int | None, feed_ids: list[int] | None, run_id=None) -> dict:
-        from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
-        from crypto_news import pipeline
-        from crypto_news.orchestration import connection, tasks
-        from crypto_news.warehouse import db, runs
-
-        url = connection.db_url()
-        if run is None:  # start_run failed: its row (created before it failed, or now) records why
-            conn = db.connect(url)
-            try:
-                run = runs.run_for_key(conn, run_id, "airflow")
-            finally:
-                conn.close()
-        failed = tasks.failed_tasks(get_current_context())
-        summary = pipeline.finish_run(url, run, feed_ids or [], failed_stages=failed)
-        if summary["status"] == "failed":  # a verdict on the run, not a glitch: retrying would not change it
-            raise AirflowFailException(f"crypto-news run {run} failed: {summary['error']}")
-        return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
-
-    @task(retries=1, execution_timeout=timedelta(minutes=10))
-    @reported
-    def quality_checks(run: int) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-        from crypto_news.orchestration import connection
-        from crypto_news.warehouse import quality
-
-        results = quality.run_checks(connection.db_url(), run)
-        for r in results:
-            print(r.line())
-        try:
-            quality.assert_checks(results)
-        except quality.QualityError as exc:  # the data is wrong: a retry would find the same
-            from crypto_news.warehouse import db, runs
-
-            conn = db.connect(connection.db_url())
-            try:  # the run row must not say success for a DAG run that failed its checks
-                runs.mark_failed(conn, run, "quality_checks", str(exc))
-            finally:
-                conn.close()
-            raise AirflowFailException(str(exc)) from None
-        return {r.name: r.value for r in results}
-
-    run = start_run()
-    feed_ids = sync_feeds()
-    run >> feed_ids
-    fetched = fetch_feeds.partial(run=run).expand(feed_ids=plan_fetch(feed_ids))
-    batches = plan_extraction()
-    fetched >> batches
-    extracted = extract_articles.partial(run=run).expand(article_ids=batches)
-    classified = classify_articles(run)
-    extracted >> classified
-    finished = finish_run(run, feed_ids)
-    classified >> finished
-    finished >> quality_checks(run)
+    provided: dict = {}  # RunContext field -> the task output that fills it ("run_id": the start task's)
+    previous = None
+    for stage in STAGES:
+        inputs = {{"run_id": "run"}.get(need, need): provided[need] for need in stage.needs}
+        options = {**TASK_OPTIONS[stage.name], "pool": HTTP_POOL} if stage.network else TASK_OPTIONS[stage.name]
+        run_task = task(task_id=stage.name, **options)(_run_stage)
+        if stage.plan is not None:
+            batches = task(task_id=stage.plan_name, **TASK_OPTIONS[stage.plan_name])(_plan_stage)(
+                stage_name=stage.name, **inputs)
+            if previous is not None:
+                previous >> batches
+            current = run_task.partial(stage_name=stage.name, **inputs).expand(batch=batches)
+        else:
+            current = run_task(stage_name=stage.name, **inputs)
+            if previous is not None:
+                previous >> current
+        if stage.provides:
+            provided[stage.provides] = current
+        previous = current
 
 
 crypto_news_daily()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
+
 from crypto_news.orchestration.alerts import default_args, run_alerts
 
 

@@ -11,12 +11,12 @@ import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sitekit import FIXTURES, serve_site, write_feed_list
 
-from crypto_news import dedup, pipeline
-from crypto_news.warehouse import archive, duplicates
-from crypto_news.config import Settings
 from conftest import query as q
+from crypto_news import dedup, pipeline
+from crypto_news.config import Settings
+from crypto_news.warehouse import archive, duplicates
+from sitekit import FIXTURES, serve_site, write_feed_list
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 

@@ -69,15 +69,17 @@ def test_eval_classifier_prints_per_label_figures():
     assert proc.returncode == 0, proc.stderr
     lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line.strip()}
     for label in ("regulation", "adoption", "mining"):
-        p, r, f1, tp, fp, fn, tn = lines[label]
+        p, r, f1, interval, tp, fp, fn, tn = lines[label]
         assert 0 < float(f1) <= 1 and int(tp) + int(fp) + int(fn) + int(tn) == 398
+        low, high = map(float, interval.split("-"))
+        assert low <= float(f1) <= high
     assert 0.8 < float(lines["macro-F1"][0]) <= 1
 
 
-def test_bad_feed_list_is_one_clear_line(tmp_path):
+def test_bad_feed_list_is_one_clear_line(tmp_path, db_url):
     bad = tmp_path / "feeds.yml"
     bad.write_text("feeds:\n  - name: No URL\n")
-    proc = cli("run", "--feeds", str(bad), env={"CRYPTO_NEWS_DB_URL": "postgresql://postgres@127.0.0.1:5432/postgres"})
+    proc = cli("run", "--feeds", str(bad), env={"CRYPTO_NEWS_DB_URL": db_url})  # a database of its own
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("crypto-news:")
     assert "'url' must be an http(s) URL" in proc.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+
 from sitekit import serve_site, write_feed_list
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -205,7 +206,7 @@ def test_failure_callback_logs_one_line_and_sends_nothing(monkeypatch, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", hook.url)
     try:
         exc = RuntimeError("cannot connect to postgresql://cn:hunter2@db:5432/crypto_news\nsecond line")
-        with caplog.at_level(logging.INFO, logger="crypto_news.alerts"):
+        with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
             on_failure_callback(_context(exc))
     finally:
         hook.close()
@@ -250,7 +251,7 @@ def test_run_notifier_posts_one_alert_naming_failed_tasks_and_feeds(bag, migrate
     monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_DB", migrated_db)
     monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", hook.url)
     try:
-        with caplog.at_level(logging.INFO, logger="crypto_news.alerts"):
+        with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
             RunAlertNotifier()({"dag": bag.dags["crypto_news_daily"], "run_id": "manual__7",
                                 "reason": "task_failure"})
     finally:
@@ -275,7 +276,7 @@ def test_run_notifier_without_a_connection_logs_only_and_a_dead_target_never_rai
     from crypto_news.orchestration.alerts import RunAlertNotifier
 
     monkeypatch.delenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", raising=False)
-    with caplog.at_level(logging.INFO, logger="crypto_news.alerts"):
+    with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
         RunAlertNotifier()({"run_id": "manual__8"})
     assert "the alert is logged only" in caplog.text
     hook = _Webhook()

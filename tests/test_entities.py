@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from crypto_news.entities import Entity, EntityTagger, extract_entities
+from crypto_news.classify.entities import Entity, EntityTagger, extract_entities
 
 
 def ids(title, summary=None, text=None, kind=None):
@@ -100,7 +100,7 @@ def test_empty_and_deterministic(tmp_path):
     assert extract_entities(None, None, None) == []
     a = extract_entities("SEC sues Binance", "BNB falls", "Binance said it would fight.")
     b = EntityTagger().tag  # a fresh tagger gives the same result
-    from crypto_news.entities import analyse
+    from crypto_news.classify.entities import analyse
 
     assert b([analyse(x) for x in ("SEC sues Binance", "BNB falls", "Binance said it would fight.")]) == a
     assert [e.kind for e in a] == sorted((e.kind for e in a), key=["jurisdiction", "regulator", "asset"].index)
@@ -111,7 +111,7 @@ def test_every_entity_id_is_text_and_countries_use_iso_codes():
 
     import yaml
 
-    from crypto_news.entities import DEFAULT_ENTITIES_FILE
+    from crypto_news.classify.entities import DEFAULT_ENTITIES_FILE
 
     data = yaml.safe_load(DEFAULT_ENTITIES_FILE.read_text(encoding="utf-8"))
     for section in ("jurisdictions", "regulators", "assets"):
@@ -125,7 +125,7 @@ def test_every_entity_id_is_text_and_countries_use_iso_codes():
 def test_a_bare_yaml_boolean_id_is_refused(tmp_path):
     import pytest
 
-    from crypto_news.entities import DEFAULT_ENTITIES_FILE, EntityTagger
+    from crypto_news.classify.entities import DEFAULT_ENTITIES_FILE, EntityTagger
 
     text = DEFAULT_ENTITIES_FILE.read_text(encoding="utf-8").replace('{id: "NO",', "{id: NO,")
     (tmp_path / "entities.yml").write_text(text, encoding="utf-8")

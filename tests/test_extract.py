@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import trafilatura
+
 from crypto_news import extract as X
+from crypto_news.extract import PageResult, decode_html, extract_page
 from crypto_news.extract import page as extract_page_module
 from crypto_news.extract.checks import visible_text
-from crypto_news.extract import PageResult, decode_html, extract_page
 from scoring import doc_counts, score, shingles, tokenize
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"

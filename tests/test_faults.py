@@ -23,12 +23,12 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import temporary_database
+
+from conftest import query, temporary_database
 from crypto_news import pipeline
-from crypto_news.warehouse import runlock
 from crypto_news.config import Settings
+from crypto_news.warehouse import runlock
 from sitekit import STORIES, serve_site, write_feed_list
-from conftest import query
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_BIN = Path(os.environ.get("CRYPTO_NEWS_PG_BINDIR") or "/usr/lib/postgresql/15/bin")
@@ -249,7 +249,7 @@ def test_database_restart_mid_extraction_run_finishes_with_the_same_tables(http_
             cluster.restart()
             out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
-        assert "stage extract: database unavailable" in err  # the stage was retried, not the run failed
+        assert "stage extract_articles: database unavailable" in err  # the stage was retried, not the run failed
         got = snapshot(cluster.url)
         runs = query(cluster.url, "SELECT status, articles_new, articles_extracted, articles_classified "
                                   "FROM pipeline_runs")
@@ -474,6 +474,7 @@ def test_truncated_compressed_body_is_a_retryable_error_not_half_a_body(http_ser
     import zlib
 
     import brotli
+
     from crypto_news.fetch import FetchError, HttpClient
 
     plain = b"<html><body>" + b"<p>a sentence of the article</p>" * 3000 + b"</body></html>"

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
 
+from conftest import shared_path
 from crypto_news.feeds.parse import FeedParseError, parse_feed
 from crypto_news.text import LIMITS
 

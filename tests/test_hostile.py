@@ -22,12 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from conftest import LoopbackServer
 from conftest import query as q
 from crypto_news import pipeline
-from crypto_news.fetch import netguard
 from crypto_news.config import Settings
 from crypto_news.feeds.parse import parse_feed
+from crypto_news.fetch import netguard
 from sitekit import serve_site, write_feed_list
 
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"

@@ -18,10 +18,10 @@ from email.utils import formatdate
 
 import brotli
 import pytest
+
 from conftest import LoopbackServer
-from crypto_news.fetch import netguard
 from crypto_news.config import Settings
-from crypto_news.fetch import ERROR_KINDS, FetchError, HttpClient, Response
+from crypto_news.fetch import ERROR_KINDS, FetchError, HttpClient, Response, netguard
 
 FAST_BACKOFF = 0.01  # seconds; keeps retry tests quick
 
@@ -583,6 +583,21 @@ def test_robots_disallow(http_server):
         assert client.get(http_server.url("/feeds/open"), obey_robots=True).body == b"yes"
     assert http_server.routes["/robots.txt"].hits == 1  # cached per host
     assert http_server.routes["/feeds/secret"].hits == 0
+
+
+def test_robots_wildcards_and_end_anchor_are_matched(http_server):
+    """RFC 9309 patterns: ``*`` matches any run of characters, ``$`` anchors the end, the longest rule wins."""
+    http_server.add(
+        "/robots.txt",
+        b"User-agent: *\nDisallow: /*.pdf$\nDisallow: /search*q=\nDisallow: /archive/\nAllow: /archive/open/\n",
+    )
+    with make_client() as client:
+        assert not client.robots_allowed(http_server.url("/reports/annual.pdf"))
+        assert client.robots_allowed(http_server.url("/reports/annual.pdf.html"))  # "$": only at the end
+        assert not client.robots_allowed(http_server.url("/search/news?page=2&q=bitcoin"))
+        assert client.robots_allowed(http_server.url("/search/news?page=2"))
+        assert not client.robots_allowed(http_server.url("/archive/2024/story"))
+        assert client.robots_allowed(http_server.url("/archive/open/story"))  # the longer Allow wins
 
 
 @pytest.mark.parametrize("status", [404, 403, 500])

@@ -72,3 +72,51 @@ def test_mask_url_hides_password():
     assert db.mask_url("postgresql://bob:pa%40ss@db:5432/x") == "postgresql://bob:***@db:5432/x"
     assert db.mask_url("postgresql://bob@db/x") == "postgresql://bob@db/x"
     assert "pa@ss" not in db.mask_secrets("failed for pa@ss", "postgresql://bob:pa@ss@db/x")
+
+
+def test_view_definitions_are_repeatable(db_url, tmp_path):
+    """A view changes by editing its file: the next migrate re-applies the definitions, once."""
+    sql = tmp_path / "sql"
+    shutil.copytree(migrations.MIGRATIONS_DIR, sql / "migrations")
+    shutil.copytree(migrations.MIGRATIONS_DIR.parent / "views", sql / "views")
+    applied = migrations.migrate(db_url, sql / "migrations")
+    assert [a for a in applied if a.startswith("views/")] == [f"views/{p.name}"
+                                                              for p in sorted((sql / "views").glob("*.sql"))]
+    assert migrations.migrate(db_url, sql / "migrations") == []
+    runs = sql / "views" / "50_v_pipeline_runs.sql"
+    runs.write_text(runs.read_text().replace("    r.failed_stages\nFROM pipeline_runs r;",
+                                             "    r.failed_stages,\n    r.summary IS NOT NULL AS has_summary\n"
+                                             "FROM pipeline_runs r;"))
+    assert "views/50_v_pipeline_runs.sql" in migrations.migrate(db_url, sql / "migrations")
+    assert migrations.migrate(db_url, sql / "migrations") == []
+    conn = psycopg2.connect(db_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT has_summary FROM crypto_news.v_pipeline_runs")
+        cur.execute("SELECT count(*) FROM crypto_news.schema_repeatables")
+        assert cur.fetchone()[0] == len(list((sql / "views").glob("*.sql")))
+    conn.close()
+
+
+def test_view_definitions_match_the_migrated_views(db_url, tmp_path):
+    """The view files restate what the migrations built: applying them over a database migrated without them
+    changes no view."""
+    bare = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, bare)
+    migrations.migrate(db_url, bare)
+
+    def definitions():
+        conn = psycopg2.connect(db_url)
+        with conn, conn.cursor() as cur:
+            cur.execute("""SELECT c.relname, pg_get_viewdef(c.oid), obj_description(c.oid),
+                                  array_agg(col_description(c.oid, a.attnum) ORDER BY a.attnum)
+                           FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+                           WHERE c.relnamespace = 'crypto_news'::regnamespace AND c.relkind = 'v'
+                           GROUP BY c.oid, c.relname ORDER BY c.relname""")
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+    before = definitions()
+    applied = migrations.migrate(db_url)
+    assert applied and all(a.startswith("views/") for a in applied)
+    assert definitions() == before

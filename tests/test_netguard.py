@@ -9,6 +9,7 @@ import ipaddress
 import socket
 
 import pytest
+
 from crypto_news.fetch import netguard
 from crypto_news.fetch.netguard import BlockedAddress, InvalidURL, ResolutionError, check_url, parse_allowlist
 

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
-from crypto_news.feeds.parse import FeedParseError, ParsedFeed, parse_feed
-from crypto_news.text import clean, html_to_text, one_line
-from crypto_news.feeds.urls import canonical_url, link_problem
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from crypto_news.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from crypto_news.feeds.urls import canonical_url, link_problem
+from crypto_news.text import html_to_text, one_line, sanitise
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = [ROOT.parent / "shared" / "corpora" / "crypto-news-skel-ext3", ROOT / "tests" / "fixtures" / "feeds"]
@@ -97,7 +98,7 @@ def storable(value: str | None) -> bool:
 @settings(max_examples=500, deadline=None)
 @given(_html_text, st.one_of(st.none(), st.integers(1, 300)))
 def test_sanitised_text_is_always_storable(value, limit):
-    for fn in (clean, one_line, html_to_text):
+    for fn in (sanitise, one_line, html_to_text):
         out = fn(value, limit)
         assert storable(out), (fn.__name__, out)
         if out is not None and limit:
@@ -118,7 +119,7 @@ def test_sanitised_text_is_accepted_by_postgresql(db_url):
         @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(_html_text)
         def insert(value):
-            for fn in (clean, one_line, html_to_text):
+            for fn in (sanitise, one_line, html_to_text):
                 out = fn(value, 500)
                 if out is None:
                     continue

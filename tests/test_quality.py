@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
+
 from crypto_news.warehouse import maintenance, quality
 
 

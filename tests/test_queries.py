@@ -18,12 +18,12 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import LoopbackServer, group_login, temporary_database
-from sitekit import serve_site, write_feed_list
 
+from conftest import LoopbackServer, group_login, temporary_database
+from conftest import query as _execute
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from conftest import query as _execute
+from sitekit import serve_site, write_feed_list
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "sql" / "queries"
@@ -46,6 +46,15 @@ def _add_rows(url) -> dict:
             cur.execute("UPDATE articles SET published_at = now() - make_interval(days => %s) "
                         "WHERE canonical_url LIKE %s RETURNING article_id", (days, "%/news/" + slug))
             ids[slug] = cur.fetchone()[0]
+        # the queries are checked against the labels each story is written to carry (what the classifier makes of
+        # them is tested in test_classify.py): a label it added or missed is set right here
+        for slug in AGE_DAYS:
+            cur.execute("DELETE FROM article_labels WHERE article_id = %s AND label <> ALL(%s)",
+                        (ids[slug], sorted(LABELS[slug])))
+            for label in sorted(LABELS[slug]):
+                cur.execute("""INSERT INTO article_labels (article_id, label, score, classifier_version)
+                               SELECT article_id, %s, 0.9, classifier_version FROM article_classifications
+                               WHERE article_id = %s ON CONFLICT DO NOTHING""", (label, ids[slug]))
         cur.execute("SELECT feed_id FROM feeds WHERE name = %s", ("chainpost.atom",))
         chainpost = cur.fetchone()[0]
         # the China story again, word for word, on a mirror site carried by the other feed

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+
 from conftest import ADMIN_URL
 from sitekit import serve_site, write_feed_list
 

@@ -8,11 +8,11 @@ import uuid
 import psycopg2
 import pytest
 from psycopg2 import errors, sql
-from sitekit import serve_site, write_feed_list
 
+from conftest import query as q
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from conftest import query as q
+from sitekit import serve_site, write_feed_list
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 VIEWS = {"v_articles", "v_label_daily", "v_entity_label_daily", "v_feed_health", "v_pipeline_runs"}

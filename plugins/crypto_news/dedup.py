@@ -17,25 +17,25 @@ Texts shorter than ``MIN_WORDS`` are not fingerprinted: two short summaries say 
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
+
+from .text import WORD_RE
 
 MIN_WORDS = 50
 NEAR_DUPLICATE_MAX_BITS = 3
 MAX_WORDS = 1000  # the SimHash looks at the first words only: enough to identify a story, bounded cost
 
-_WORD = re.compile(r"\w+")
 
-
-def normalise(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+def normalised_words(text: str) -> list[str]:
+    """The words of a text as fingerprinted: NFKC, lower case, words only."""
+    return WORD_RE.findall(unicodedata.normalize("NFKC", text).lower())
 
 
 def fingerprints(text: str | None) -> tuple[str | None, int | None]:
     """(content hash, SimHash) of a text, normalised once; (None, None) for a text too short to identify a story."""
     if not text:
         return None, None
-    words = normalise(text)
+    words = normalised_words(text)
     if len(words) < MIN_WORDS:
         return None, None
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest(), _simhash(words[:MAX_WORDS])

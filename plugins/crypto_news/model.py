@@ -5,7 +5,23 @@ the one that stores it both import it from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args
+
+
+# A publication date is trusted when it lies between these (feed dates, page dates, the quality check).
+FUTURE_TOLERANCE = timedelta(days=1)  # later than now + this: a clock error or a scheduled post, not a date
+EARLIEST_TRUSTED = datetime(2008, 1, 1, tzinfo=UTC)  # earlier: a placeholder (epoch, 1970, 2000-01-01), not a date
+
+# Closed sets of values, as stored in the database (docs/SCHEMA.md).
+FeedStatus = Literal["ok", "not_modified", "unchanged", "error"]  # feed_fetches.status
+FEED_STATUSES: tuple[FeedStatus, ...] = get_args(FeedStatus)
+RunStatus = Literal["running", "success", "partial", "failed"]  # pipeline_runs.status
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+ExtractState = Literal["pending", "retry", "done"]  # articles.extract_state
+TextSource = Literal["page", "feed_content", "feed_summary", "none"]  # articles.text_source
+TEXT_SOURCES: tuple[TextSource, ...] = get_args(TextSource)
+PublishedFlag = Literal["missing", "future", "too_old", "unparsable"]  # articles.published_flag
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,7 @@ class FeedItem:
     author: str | None
     categories: list[str]
     published_at: datetime | None
-    published_flag: str | None  # None when fine, else 'missing', 'future', 'too_old' or 'unparsable'
+    published_flag: PublishedFlag | None  # None when the date is fine
 
 
 @dataclass
@@ -47,7 +63,7 @@ class ParsedFeed:
 class FeedOutcome:
     """One feed's fetch in one run, as the fetch stage hands it to the warehouse."""
 
-    status: str  # ok | not_modified | unchanged | error
+    status: FeedStatus
     duration_ms: int = 0
     http_status: int | None = None
     error_kind: str | None = None

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+
 from conftest import temporary_database
 from sitekit import serve_site, write_feed_list
 

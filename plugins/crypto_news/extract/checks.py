@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .cleanup import WORD_RE
+from ..text import WORD_RE
 from .settings import CONSENT_MIN_HITS, CONSENT_MIN_SHARE, SHORT_PAGE_WORDS, TEASER_MAX_WORDS
 
 _CHALLENGE_TITLE_RE = re.compile(

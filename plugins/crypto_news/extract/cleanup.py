@@ -1,26 +1,8 @@
-"""Clean-up of extracted text: words, storable strings, boilerplate lines, paragraphs."""
+"""Clean-up of extracted text: boilerplate lines, paragraphs."""
 
 from __future__ import annotations
 
 import re
-
-WORD_RE = re.compile(r"\w+")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def count_words(text: str | None) -> int:
-    return len(WORD_RE.findall(text or ""))
-
-
-def clean_str(value) -> str | None:
-    """A string storable in PostgreSQL text: no NUL or other control characters, no lone surrogates."""
-    if value is None:
-        return None
-    s = str(value)
-    s = s.encode("utf-8", "replace").decode("utf-8")
-    s = _CONTROL_RE.sub("", s).strip()
-    return s or None
-
 
 # Lines that are navigation inside the article body rather than article text.
 _BOILERPLATE_LINE_RE = re.compile(

@@ -6,8 +6,8 @@ import json
 import re
 from datetime import UTC, datetime
 
+from ..text import sanitise
 from .checks import page_title
-from .cleanup import clean_str
 from .result import PageResult
 from .settings import EARLIEST_TRUSTED, FUTURE_TOLERANCE
 
@@ -107,7 +107,7 @@ def _tag_list(*values) -> list[str]:
             continue
         items = value if isinstance(value, (list, tuple)) else [value]
         for item in (part for v in items for part in str(v).split(",")):
-            item = clean_str(item)
+            item = sanitise(item)
             if item and item not in out:
                 out.append(item)
     return out[:50]
@@ -116,7 +116,7 @@ def _tag_list(*values) -> list[str]:
 def _first(tree, *xpaths: str) -> str | None:
     for xp in xpaths:
         for value in tree.xpath(xp):
-            value = clean_str(" ".join(str(value).split()))
+            value = sanitise(" ".join(str(value).split()))
             if value:
                 return value
     return None
@@ -142,7 +142,7 @@ def _meta(metas: dict[str, list[str]], *keys: str) -> str | None:
     """The first usable content among these meta keys, in order (an author given as a URL is not a name)."""
     for key in keys:
         for value in metas.get(key, ()):
-            value = clean_str(" ".join(value.split()))
+            value = sanitise(" ".join(value.split()))
             if value and not (key.endswith("author") and value.startswith("http")):
                 return value
     return None
@@ -168,14 +168,14 @@ def page_metadata(tree, doc, url) -> PageResult:
     r = PageResult(status="ok")
     docs = _jsonld_docs(tree)
     metas = _meta_tags(tree)
-    r.title = _meta(metas, "og:title", "twitter:title") or clean_str(page_title(tree)) \
+    r.title = _meta(metas, "og:title", "twitter:title") or sanitise(page_title(tree)) \
         or _first(tree, "//h1//text()")
     r.author = _meta(metas, "author", "article:author", "parsely-author") \
         or _jsonld_name(_jsonld_values(docs, "author")) or _first(tree, '//a[@rel="author"]//text()')
     r.sitename = _meta(metas, "og:site_name", "application-name") or _jsonld_name(_jsonld_values(docs, "publisher"))
     r.description = _meta(metas, "description", "og:description")
     r.image = _meta(metas, "og:image", "twitter:image")
-    r.lang = clean_str(_page_lang(tree, None))
+    r.lang = sanitise(_page_lang(tree, None))
     r.tags = _tag_list(metas.get("article:tag"), metas.get("article:section"), metas.get("keywords"))
     r.published = _page_timestamp(tree, docs, metas)
     return r

@@ -27,8 +27,9 @@ from lxml.html import fromstring
 from trafilatura import bare_extraction
 from trafilatura.utils import DOCTYPE_TAG, HTML_PARSER, load_html
 
+from ..text import sanitise, word_count
 from .checks import blocked_reason, visible_text
-from .cleanup import clean_str, count_words, drop_boilerplate_lines, normalise_paragraphs
+from .cleanup import drop_boilerplate_lines, normalise_paragraphs
 from .decoding import TAG_RE, decode_html, sniff_not_html
 from .metadata import page_metadata
 from .result import PageResult
@@ -182,17 +183,17 @@ def _extract_page(body, url, content_type, min_words) -> tuple[PageResult, str]:
 
     doc = _run(tree, url, PRIMARY, with_metadata=False)
     text = drop_boilerplate_lines(doc.text) if doc is not None and doc.text else ""
-    words = count_words(text)
+    words = word_count(text)
     if words < RETRY_BELOW_WORDS:
         alt = _run(tree, url, SECONDARY, with_metadata=False)
         alt_text = drop_boilerplate_lines(alt.text) if alt is not None and alt.text else ""
-        alt_words = count_words(alt_text)
+        alt_words = word_count(alt_text)
         if words < RETRY_KEEP_RATIO * alt_words:
             text, words = alt_text, alt_words
         if doc is None:
             doc = alt
-    text = normalise_paragraphs(clean_str(text) or "")
-    words = count_words(text)
+    text = normalise_paragraphs(sanitise(text) or "")
+    words = word_count(text)
 
     result = page_metadata(tree, doc, url)
     result.word_count = words

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from .settings import EXTRACTOR, EXTRACTOR_VERSION
+from .settings import EXTRACTOR, EXTRACTOR_VERSION, PageStatus
 
 
 @dataclass
 class PageResult:
-    status: str
+    status: PageStatus
     text: str | None = None
     title: str | None = None
     author: str | None = None

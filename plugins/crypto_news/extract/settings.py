@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args
 
 import trafilatura
+
+from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE  # noqa: F401 - the extractor's settings in one place
 
 SETTINGS_REVISION = "cn4"
 EXTRACTOR = "trafilatura"
@@ -41,16 +43,8 @@ TEASER_MAX_WORDS = 350  # a paywall marker with a text shorter than this -> "pay
 CONSENT_MIN_HITS = 5  # cookie wall: at least this many consent words ...
 CONSENT_MIN_SHARE = 0.10  # ... making up at least this share of the words, and a consent-dialog phrase
 
-FUTURE_TOLERANCE = timedelta(days=1)  # page dates later than now + this are not trusted
-EARLIEST_TRUSTED = datetime(2008, 1, 1, tzinfo=UTC)  # page dates before this are not trusted
+# Page dates later than now + FUTURE_TOLERANCE or earlier than EARLIEST_TRUSTED are not trusted (model.py: the
+# same bounds as for feed dates).
 
-STATUSES = (
-    "ok",
-    "empty",
-    "not_html",
-    "too_short",
-    "paywall_or_teaser",
-    "blocked",
-    "parse_error",
-    "too_large",
-)
+PageStatus = Literal["ok", "empty", "not_html", "too_short", "paywall_or_teaser", "blocked", "parse_error", "too_large"]
+STATUSES: tuple[PageStatus, ...] = get_args(PageStatus)

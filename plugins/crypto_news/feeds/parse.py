@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import feedparser
 
-from ..model import FeedItem, ParsedFeed
-from ..text import LIMITS, clean, html_to_text, one_line
+from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed
+from ..text import LIMITS, html_to_text, one_line, sanitise
 from .urls import canonical_url, link_problem
 
-FUTURE_TOLERANCE = timedelta(days=1)
-OLDEST_TRUSTED = datetime(2008, 1, 1, tzinfo=timezone.utc)
 PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed")
 _XML_START = re.compile(rb"^(\xef\xbb\xbf|\xff\xfe|\xfe\xff)?\s*<")
 # Empty text elements that would overwrite a real one in feedparser's entry (a real publisher's items carry a full
@@ -70,7 +68,7 @@ def _entry_date(entry, now: datetime) -> tuple[datetime | None, str | None]:
         return None, "unparsable"
     if when > now + FUTURE_TOLERANCE:
         return None, "future"
-    if when < OLDEST_TRUSTED:
+    if when < EARLIEST_TRUSTED:
         return None, "too_old"
     return when, None
 
@@ -143,7 +141,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
             guid = entry.get("id")
             if guid and entry.get("guidislink", False):
                 link = guid
-        link = clean(link)
+        link = sanitise(link)
         reason = link_problem(link)
         if reason:
             skipped.append(reason)
@@ -175,7 +173,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
         raise FeedParseError("empty", f"{len(entries)} entries, none with a usable link ({skipped[0]})")
     return ParsedFeed(
         title=one_line(feed.get("title"), LIMITS["title"]),
-        site_url=clean(feed.get("link"), 4096),
+        site_url=sanitise(feed.get("link"), 4096),
         items=items,
         skipped=skipped,
         warning=problem_text,

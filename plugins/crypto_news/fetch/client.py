@@ -24,12 +24,8 @@ What every request gets, in the order it happens:
   ``http_error``. Timeouts are not retried within the request (the deadline is already spent) but are marked
   retryable for a later run.
 
-robots.txt (:meth:`HttpClient.robots_allowed`) is fetched through the same client and cached per origin.
-Policy: a 2xx file is obeyed; 4xx (including 401/403) means no restrictions (RFC 9309); 5xx, 429 or an
-unreachable server also means allowed (lenient, unlike Google, which treats 5xx as a temporary full
-disallow), with a warning in the log. The decision is cached for the client's lifetime, i.e. one run.
-Python's robot parser matches path prefixes only (no ``*``/``$`` wildcards) and Crawl-delay is not applied;
-``host_delay_s`` is the only pacing.
+robots.txt (:meth:`HttpClient.robots_allowed`) is fetched through the same client and cached per origin; the
+policy and the matching are :mod:`.robots`'s.
 
 Limits worth knowing: the deadline is per exchange, so one ``get`` can take up to
 ``(retries + 1) * (max_redirects + 1) * timeout_s`` plus waits; name resolution (``getaddrinfo``) is not
@@ -43,7 +39,6 @@ import logging
 import random
 import threading
 import time
-import urllib.robotparser
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Self
@@ -61,6 +56,7 @@ from .deadline import Deadline, current
 from .decoding import BodyDecodeError, Decoder, decoders_for
 from .errors import ERROR_KINDS, FetchError, exception_chain, is_retryable_status, root_message
 from .politeness import HostGate
+from .robots import ROBOTS_MAX_BYTES, RobotsCache
 
 __all__ = ["ERROR_KINDS", "FetchError", "HttpClient", "Response"]
 
@@ -69,7 +65,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BACKOFF_BASE_S = 0.5  # first retry waits about this long, then doubles (with jitter)
 CHUNK_SIZE = 64 * 1024  # bytes read from the socket at a time
 DRAIN_LIMIT = 64 * 1024  # bodies of redirects and errors up to this size are read so the connection is reused
-ROBOTS_MAX_BYTES = 512 * 1024  # robots.txt larger than this is ignored (RFC 9309 asks for at least 500 KiB)
 POOL_HOSTS = 64  # per-origin connection pools kept open
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT_ENCODING = "gzip, deflate, br"
@@ -153,8 +148,7 @@ class HttpClient:
         self._session.mount("https://", adapter)
         self._gates: dict[str, HostGate] = {}
         self._gates_lock = threading.Lock()
-        self._robots: dict[str, tuple[threading.Lock, list]] = {}
-        self._robots_lock = threading.Lock()
+        self._robots = RobotsCache(lambda robots_url: self.get(robots_url, max_bytes=ROBOTS_MAX_BYTES).body)
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -211,33 +205,13 @@ class HttpClient:
             raise self._status_error(result, current, url, attempts)
 
     def robots_allowed(self, url: str) -> bool:
-        """Whether robots.txt of the URL's origin lets this client's user agent fetch ``url``."""
+        """Whether robots.txt of the URL's origin lets this client's user agent fetch ``url`` (:mod:`.robots`)."""
         try:
             scheme, _, _ = netguard.split_url(url)
         except netguard.InvalidURL as exc:
             raise FetchError("bad_url", str(exc), url) from exc
         origin = f"{scheme}://{urlsplit(url).netloc.rsplit('@', 1)[-1].lower()}"
-        with self._robots_lock:
-            lock, slot = self._robots.setdefault(origin, (threading.Lock(), []))
-        with lock:  # one fetch per origin, even when many threads ask at once
-            if not slot:
-                slot.append(self._load_robots(origin))
-        parser = slot[0]
-        return parser.can_fetch(self.settings.ua, url)
-
-    def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
-        parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
-        try:
-            resp = self.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
-        except FetchError as err:
-            missing = err.kind == "http_error" and err.status is not None and 400 <= err.status < 500
-            if not missing or err.status == 429:  # 5xx, 429, unreachable: lenient, but say so
-                log.warning("robots.txt of %s unavailable (%s); treating everything as allowed", origin, err)
-            parser.allow_all = True  # 4xx: no robots.txt, no restrictions (RFC 9309)
-            parser.modified()
-            return parser
-        parser.parse(resp.body.decode("utf-8", errors="replace").splitlines())
-        return parser
+        return self._robots.allowed(origin, url, self.settings.ua)
 
     def close(self) -> None:
         self._session.close()

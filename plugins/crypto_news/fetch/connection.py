@@ -15,7 +15,6 @@ from . import netguard
 from .deadline import current
 
 
-
 def guarded_pools(allow: netguard.Allowlist):
     """Connection pool classes whose connections only ever connect to addresses the guard accepted."""
 

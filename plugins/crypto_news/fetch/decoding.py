@@ -8,7 +8,6 @@ import zlib
 import brotli
 
 
-
 class BodyDecodeError(Exception):
     pass
 

@@ -3,18 +3,12 @@ stage, the article stage, the command line) records failures in the same words."
 
 from __future__ import annotations
 
-ERROR_KINDS = (
-    "http_error",
-    "timeout",
-    "too_large",
-    "blocked",
-    "tls",
-    "dns",
-    "connection",
-    "too_many_redirects",
-    "bad_url",
-    "robots",
-)
+from typing import Literal, get_args
+
+FetchErrorKind = Literal[
+    "http_error", "timeout", "too_large", "blocked", "tls", "dns", "connection", "too_many_redirects", "bad_url", "robots",
+]
+ERROR_KINDS: tuple[FetchErrorKind, ...] = get_args(FetchErrorKind)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -24,7 +18,7 @@ def is_retryable_status(status: int) -> bool:
 class FetchError(Exception):
     """A request that did not produce a 2xx or 304 response. ``kind`` is one of :data:`ERROR_KINDS`."""
 
-    def __init__(self, kind: str, message: str, url: str, status: int | None = None, retryable: bool = False):
+    def __init__(self, kind: FetchErrorKind, message: str, url: str, status: int | None = None, retryable: bool = False):
         if kind not in ERROR_KINDS:
             raise ValueError(f"unknown FetchError kind {kind!r}")
         super().__init__(message)

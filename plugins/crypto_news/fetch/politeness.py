@@ -7,7 +7,6 @@ import time
 from contextlib import contextmanager
 
 
-
 class HostGate:
     """Per-host concurrency limit and minimum delay between request starts."""
 

@@ -23,7 +23,7 @@ import re
 
 from airflow.sdk import BaseNotifier
 
-log = logging.getLogger("crypto_news.alerts")
+log = logging.getLogger(__name__)
 
 TIMEOUT_ENV = "CRYPTO_NEWS_ALERT_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 5.0

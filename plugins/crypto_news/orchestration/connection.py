@@ -39,7 +39,10 @@ def db_url(conn_id: str = CONN_ID) -> str:
         ) from None
 
 
-def feeds_file(params: dict | None = None) -> str:
-    from ..config import Settings
+def feeds_file(params: dict | None = None, settings=None) -> str:
+    """The feed list of a DAG run: its ``feeds_file`` parameter, else CRYPTO_NEWS_FEEDS (or the default)."""
+    if settings is None:
+        from ..config import Settings
 
-    return (params or {}).get("feeds_file") or str(Settings.from_env().feeds_file)
+        settings = Settings.from_env()
+    return (params or {}).get("feeds_file") or str(settings.feeds_file)

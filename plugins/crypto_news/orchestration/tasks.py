@@ -1,23 +1,110 @@
-"""How a DAG task reports its outcome, so that the run's row tells the truth whatever step failed.
+"""The DAG's task bodies: one declared stage (:mod:`crypto_news.pipeline.stages`) per task, run the way
+``crypto-news run`` runs it, with the settings read once per task and the run lock held (shared) while it works.
 
-* :func:`reported` wraps a task's callable: when it raises, the error is noted on the run's row at once
-  (``stage_errors``, under the task's label such as ``extract_articles[3]``), before Airflow learns of the failure;
-  a :class:`~crypto_news.config.ConfigError` becomes ``AirflowFailException`` (no retry: a retry cannot fix it).
-* :func:`failed_tasks` asks Airflow which tasks of the current DAG run ended failed; the run's last step passes them
-  to ``finish_run``, which records the run as failed with each task's own error.
+A stage whose result is a verdict on the data (the run failed, a quality check failed) fails its task without
+retries: retrying would find the same; so does a configuration error (:class:`~crypto_news.config.ConfigError`).
 
-The error is written from inside the task rather than by an ``on_failure_callback`` because Airflow reports the
-task's final state before it runs the callbacks: the run's last step could start before the callback had written.
+The run's row tells the truth whatever task failed: a task that raises notes its error on the row at once
+(``stage_errors``, under its label such as ``extract_articles[3]``), before Airflow learns of the failure; the
+stage that records the run asks Airflow which tasks ended failed (:func:`failed_tasks`) and records the run failed
+with each one's error; a check failing after that turns the recorded run failed. The error is written from inside
+the task rather than by an ``on_failure_callback`` because Airflow reports a task's final state before it runs the
+callbacks: the recording stage could start before the callback had written.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+from pathlib import Path
 
-from ..config import ConfigError
+from ..config import ConfigError, Settings
+from ..pipeline.stages import Batch, RunContext, stage
+from . import connection
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
+
+
+def _context(run: int | None, feed_ids: list[int] | None, params: dict | None, run_key: str | None) -> RunContext:
+    settings = Settings.from_env()
+    return RunContext(db_url=connection.db_url(), settings=settings, trigger="airflow", run_key=run_key,
+                      feeds_file=Path(connection.feeds_file(params, settings)), run_id=run,
+                      feed_ids=list(feed_ids or []))
+
+
+def run_stage(name: str, run: int | None = None, feed_ids: list[int] | None = None, batch: Batch | None = None,
+              params: dict | None = None, run_key: str | None = None):
+    """Run stage ``name`` (one batch of it when mapped); return what the task hands on."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ..warehouse import migrations, runlock
+
+    s = stage(name)
+    try:
+        ctx = _context(run, feed_ids, params, run_key)
+        if s.provides == "run_id":  # the first stage: the lock reads the runs table, which must exist
+            migrations.migrate(ctx.db_url)
+        kwargs = {}
+        if s.records_run:
+            if ctx.run_id is None:  # start_run failed: its row (made before it failed, or now) records why
+                ctx.run_id = _run_for_key(ctx.db_url, run_key)
+            from airflow.sdk import get_current_context
+
+            kwargs["failed_stages"] = failed_tasks(get_current_context())
+        with runlock.run_lock(ctx.db_url, shared=True):
+            result = s.call(ctx, batch, **kwargs)
+    except ConfigError as exc:
+        record_failure(exc)
+        raise AirflowFailException(f"configuration error: {exc}") from None
+    except Exception as exc:
+        record_failure(exc)
+        raise
+    message = s.verdict(result) if s.verdict else None
+    if message:
+        if _after_recording(s) and run is not None:  # the recorded run must not say success
+            _mark_failed(ctx.db_url, run, s.name, message)
+        raise AirflowFailException(message)
+    return s.report(result) if s.report else result
+
+
+def _after_recording(s) -> bool:
+    from ..pipeline.stages import STAGES
+
+    names = [x.name for x in STAGES]
+    recorder = next(i for i, x in enumerate(STAGES) if x.records_run)
+    return names.index(s.name) > recorder
+
+
+def _run_for_key(db_url: str, run_key: str | None) -> int:
+    from ..warehouse import db, runs
+
+    conn = db.connect(db_url)
+    try:
+        return runs.run_for_key(conn, run_key, "airflow")
+    finally:
+        conn.close()
+
+
+def _mark_failed(db_url: str, run_id: int, stage_name: str, message: str) -> None:
+    from ..warehouse import db, runs
+
+    conn = db.connect(db_url)
+    try:
+        runs.mark_failed(conn, run_id, stage_name, message)
+    finally:
+        conn.close()
+
+
+def plan_stage(name: str, run: int | None = None, feed_ids: list[int] | None = None,
+               params: dict | None = None) -> list[Batch]:
+    """The batches of mapped stage ``name``, one task each."""
+    s = stage(name)
+    assert s.plan is not None, f"stage {name} is not mapped"
+    try:
+        return s.plan(_context(run, feed_ids, params, None))
+    except Exception as exc:
+        record_failure(exc)
+        raise
+
 
 FAILED_STATES = frozenset({"failed"})  # upstream_failed and skipped are consequences, not causes
 
@@ -49,26 +136,6 @@ def record_failure(exc: BaseException) -> None:
             conn.close()
     except Exception as err:  # noqa: BLE001 - the database may be what failed
         log.warning("could not record the task's error on the run: %s", error_line(err))
-
-
-def reported(fn):
-    """Decorate a DAG task's callable (under ``@task``): record its error on the run's row when it raises, and fail
-    configuration errors without retry, with the reason as the task's error."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            record_failure(exc)
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(f"configuration error: {exc}") from None
-        except Exception as exc:
-            record_failure(exc)
-            raise
-
-    return wrapper
 
 
 def failed_tasks(context) -> list[str]:

@@ -1,21 +1,46 @@
-"""The pipeline: one module per stage, and :func:`run` composing them.
+"""The pipeline: the stages of a run declared once (:mod:`.stages`), one module per stage, and :func:`run`
+composing them (:mod:`.runner`).
 
-The Airflow DAG calls the stage functions one task each; the command line calls :func:`run`, which calls the same
+The Airflow DAG makes one task per declared stage; the command line calls :func:`run`, which calls the same stage
 functions in the same order. PostgreSQL is the state between stages: every stage selects its work from the
 database, so a retried or re-run stage continues where the last one stopped and never loads anything twice.
 
-Stages: ``sync_feeds`` -> ``fetch_feeds`` (:mod:`.stage_feeds`) -> ``extract_articles`` (:mod:`.stage_extract`)
--> ``classify_articles`` (:mod:`.stage_classify`) -> ``finish_run`` (:mod:`.stage_runs`).
+Stages: ``start_run`` -> ``sync_feeds`` -> ``fetch_feeds`` (:mod:`.stage_feeds`) -> ``extract_articles``
+(:mod:`.stage_extract`) -> ``classify_articles`` (:mod:`.stage_classify`) -> ``finish_run`` (:mod:`.stage_runs`)
+-> ``quality_checks``.
+
+The names below are loaded on first use: the DAG file imports :mod:`.stages` when it is parsed, and must not pay
+for the extraction and HTTP libraries then.
 """
 
-from .planning import plan_extraction_batches, plan_feed_batches
-from .preflight import check_config
-from .run import run, with_db_retries
-from .stage_classify import classify_articles
-from .stage_extract import extract_articles, process_page, reextract_articles
-from .stage_feeds import fetch_feeds, fetch_one_feed, sync_feeds
-from .stage_runs import finish_run, start_run
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "plan_extraction_batches": "planning", "plan_feed_batches": "planning", "run": "runner",
+    "with_db_retries": "runner", "classify_articles": "stage_classify", "extract_articles": "stage_extract",
+    "process_page": "stage_extract", "reextract_articles": "stage_extract", "fetch_feeds": "stage_feeds",
+    "fetch_one_feed": "stage_feeds", "sync_feeds": "stage_feeds", "finish_run": "stage_runs",
+    "start_run": "stage_runs", "check_config": "preflight",
+}
 __all__ = ["check_config", "classify_articles", "extract_articles", "fetch_feeds", "fetch_one_feed", "finish_run",
            "plan_extraction_batches", "plan_feed_batches", "process_page", "reextract_articles", "run", "start_run",
            "sync_feeds", "with_db_retries"]
+
+if TYPE_CHECKING:
+    from .planning import plan_extraction_batches, plan_feed_batches
+    from .preflight import check_config
+    from .runner import run, with_db_retries
+    from .stage_classify import classify_articles
+    from .stage_extract import extract_articles, process_page, reextract_articles
+    from .stage_feeds import fetch_feeds, fetch_one_feed, sync_feeds
+    from .stage_runs import finish_run, start_run
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = globals()[name] = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

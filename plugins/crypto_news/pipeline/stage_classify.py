@@ -12,7 +12,6 @@ from ..progress import Progress
 from ..warehouse import db, labels, marts, runs
 from .workers import worker_context
 
-
 CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
 
 

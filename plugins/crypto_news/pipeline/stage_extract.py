@@ -15,11 +15,11 @@ from ..progress import Progress
 from ..extract import trusted_date
 from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
-from ..text import LIMITS, clean, one_line, word_count
+from ..text import LIMITS, one_line, sanitise, word_count
 from ..warehouse import archive, articles, db
 from .workers import worker_context
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
 
 MIN_FEED_CONTENT_WORDS = 120  # feed content this long counts as the full article ("feed_content")
 EXTRACT_TIMEOUT_S = 60.0  # a page whose extraction takes longer is abandoned and marked "timeout"
@@ -113,7 +113,7 @@ def _article_values(row: dict, res: Obtained) -> tuple:
     meta = work.page if work else None
     ok = meta is not None and meta.status == "ok"
     text, source = (meta.text, "page") if ok else _fallback(row)
-    text = clean(text, LIMITS["text"])
+    text = sanitise(text, LIMITS["text"])
     feed_date = row["published_at"]
     page_date = trusted_date(getattr(meta, "published", None))
     published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
@@ -126,7 +126,7 @@ def _article_values(row: dict, res: Obtained) -> tuple:
         one_line(getattr(meta, "author", None), LIMITS["author"]),
         page_date, published, published_source,
         one_line(getattr(meta, "sitename", None), 200), one_line(getattr(meta, "lang", None), 20),
-        clean(getattr(meta, "description", None), LIMITS["summary"]), tags,
+        sanitise(getattr(meta, "description", None), LIMITS["summary"]), tags,
         one_line(getattr(meta, "image", None), 4096), word_count(text), chash, shash,
         getattr(meta, "extractor", None), getattr(meta, "extractor_version", None),
         work.sha256 if work else None, res.page_url,

@@ -22,7 +22,7 @@ from ..warehouse import db
 from ..warehouse import feeds as feed_rows
 from .workers import worker_context
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
 
 
 @metrics.stage_timer("sync_feeds")

@@ -13,7 +13,7 @@ import logging
 from ..config import Settings
 from . import archive, db
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
 
 
 def fetch_log_days() -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-log = logging.getLogger("crypto_news")
+log = logging.getLogger(__name__)
 
 
 def refresh_aggregates(conn) -> int:

@@ -3,6 +3,12 @@
 Migrations are the numbered files ``sql/migrations/NNNN_name.sql``, applied in order, each in its own transaction,
 with ``search_path`` set to the ``crypto_news`` schema. Applied versions and their sha256 checksums are recorded in
 ``crypto_news.schema_migrations``; re-applying is a no-op and an applied file that was edited is refused.
+
+Views are repeatable definitions (as Flyway's repeatable migrations): the files ``sql/views/NN_name.sql``
+(``CREATE OR REPLACE VIEW`` and its comments) are applied after the migrations, all of them in name order in one
+transaction, whenever any of them differs from what ``crypto_news.schema_repeatables`` recorded. A view changes by
+editing its file, not by restating it in a new migration; a change that ``CREATE OR REPLACE`` cannot make (a column
+removed or retyped) goes into a numbered migration that drops the view, and the file recreates it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from .db import SCHEMA, DatabaseError, connect
 MIGRATIONS_DIR = Path(os.environ.get("CRYPTO_NEWS_SQL_DIR") or PROJECT_ROOT / "sql") / "migrations"
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 MIGRATE_LOCK = 0x43_4E_4D_49  # advisory lock key ("CNMI"), one per purpose
+_REPEATABLE_RE = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
 
 
 class MigrationError(DatabaseError):
@@ -55,13 +62,26 @@ def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply pending migrations; return the file names applied (empty when up to date)."""
+def list_repeatables(directory: Path) -> list[Migration]:
+    """The repeatable definitions in ``directory`` (none when it does not exist), in name order."""
+    found = []
+    for path in sorted(directory.glob("*.sql")) if directory.is_dir() else []:
+        m = _REPEATABLE_RE.match(path.name)
+        if not m:
+            raise MigrationError(f"view file name not of the form NN_name.sql: {path.name}")
+        found.append(Migration(int(m.group(1)), m.group(2), path))
+    return found
+
+
+def migrate(url: str, directory: Path = MIGRATIONS_DIR, views: Path | None = None) -> list[str]:
+    """Apply pending migrations, then the view definitions when they changed (``views``: by default the ``views``
+    folder next to ``directory``); return the file names applied (empty when up to date)."""
     migrations = list_migrations(directory)
+    repeatables = list_repeatables(directory.parent / "views" if views is None else views)
     conn = connect(url, application_name="crypto-news migrate")
     applied_now = []
     try:
-        if _up_to_date(conn, migrations):  # the common case: no lock, no DDL (works for a DML-only role too)
+        if _up_to_date(conn, migrations, repeatables):  # the common case: no lock, no DDL (a DML-only role too)
             return applied_now
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
@@ -105,6 +125,7 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     conn.rollback()
                     raise MigrationError(f"migration {m.path.name} failed: {' '.join(str(exc).split())}") from None
                 applied_now.append(m.path.name)
+            applied_now += _apply_repeatables(conn, cur, repeatables)
             cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
             conn.commit()
     finally:
@@ -112,13 +133,61 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     return applied_now
 
 
-def _up_to_date(conn, migrations: list[Migration]) -> bool:
+_REPEATABLES_COMMENTS = (
+    f"COMMENT ON TABLE {SCHEMA}.schema_repeatables IS 'View definitions (sql/views/NN_name.sql) as last applied, "
+    "written by the migration runner.'",
+    f"COMMENT ON COLUMN {SCHEMA}.schema_repeatables.name IS 'File name of the definition.'",
+    f"COMMENT ON COLUMN {SCHEMA}.schema_repeatables.checksum IS 'sha256 of the file as applied.'",
+    f"COMMENT ON COLUMN {SCHEMA}.schema_repeatables.applied_at IS 'When the definitions were last applied.'",
+)
+
+
+def _apply_repeatables(conn, cur, repeatables: list[Migration]) -> list[str]:
+    """Apply every view definition, in order, in one transaction, when any differs from what was recorded."""
+    cur.execute(
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_repeatables (
+            name text PRIMARY KEY,
+            checksum text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    for statement in _REPEATABLES_COMMENTS:
+        cur.execute(statement)
+    conn.commit()
+    cur.execute(f"SELECT name, checksum FROM {SCHEMA}.schema_repeatables")
+    if dict(cur.fetchall()) == {r.path.name: r.checksum for r in repeatables}:
+        conn.rollback()
+        return []
+    current = None
+    try:
+        cur.execute(f"SET LOCAL search_path TO {SCHEMA}, public")
+        for current in repeatables:
+            cur.execute(current.sql)
+        cur.execute(f"DELETE FROM {SCHEMA}.schema_repeatables")
+        for r in repeatables:
+            cur.execute(f"INSERT INTO {SCHEMA}.schema_repeatables (name, checksum) VALUES (%s, %s)",
+                        (r.path.name, r.checksum))
+        conn.commit()
+    except psycopg2.Error as exc:
+        conn.rollback()
+        where = current.path.name if current is not None else "the view definitions"
+        raise MigrationError(f"view definition {where} failed: {' '.join(str(exc).split())}") from None
+    return [f"{r.path.parent.name}/{r.path.name}" for r in repeatables]
+
+
+def _up_to_date(conn, migrations: list[Migration], repeatables: list[Migration]) -> bool:
+    applied = views = None
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_migrations",))
-        if cur.fetchone()[0] is None:
-            conn.rollback()
-            return False
-        cur.execute(f"SELECT version, checksum FROM {SCHEMA}.schema_migrations")
-        recorded = dict(cur.fetchall())
+        cur.execute("SELECT to_regclass(%s), to_regclass(%s)",
+                    (f"{SCHEMA}.schema_migrations", f"{SCHEMA}.schema_repeatables"))
+        has_migrations, has_repeatables = cur.fetchone()
+        if has_migrations is not None:
+            cur.execute(f"SELECT version, checksum FROM {SCHEMA}.schema_migrations")
+            applied = dict(cur.fetchall())
+        if has_repeatables is not None:
+            cur.execute(f"SELECT name, checksum FROM {SCHEMA}.schema_repeatables")
+            views = dict(cur.fetchall())
     conn.rollback()
-    return recorded == {m.version: m.checksum for m in migrations}
+    if not repeatables:
+        views = {}
+    return (applied == {m.version: m.checksum for m in migrations}
+            and views == {r.path.name: r.checksum for r in repeatables})

@@ -39,12 +39,11 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass, replace
-from datetime import timedelta
 
-from . import db
 from ..config import Settings
+from ..model import FUTURE_TOLERANCE
+from . import db
 
-FUTURE_TOLERANCE = timedelta(days=1)
 
 
 class QualityError(Exception):

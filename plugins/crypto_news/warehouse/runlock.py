@@ -1,4 +1,10 @@
-"""The cluster-wide run lock: one pipeline run at a time on a database."""
+"""The cluster-wide run lock: one pipeline run at a time on a database.
+
+A command-line run holds the lock exclusively for its whole life. The tasks of a DAG run run in several processes
+(mapped tasks at the same time), so each task holds it shared while it works: the tasks of one DAG run never block
+each other (``max_active_runs=1`` keeps DAG runs apart), a command-line run is refused while a DAG task works, and a
+DAG task waits for its retry while a command-line run holds the lock.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import psycopg2
 from .db import DatabaseError, connect
 
 RUN_LOCK = 0x43_4E_52_55  # advisory lock key ("CNRU"), one per purpose
+_TRY_EXCLUSIVE = "SELECT pg_try_advisory_lock(%s)"
+_TRY_SHARED = "SELECT pg_try_advisory_lock_shared(%s)"
 
 
 class RunInProgress(DatabaseError):
@@ -16,16 +24,18 @@ class RunInProgress(DatabaseError):
 
 
 class RunLock:
-    """The cluster-wide run lock: a session-level advisory lock held on a dedicated connection."""
+    """The cluster-wide run lock: a session-level advisory lock held on a dedicated connection; ``shared`` for
+    the tasks of a DAG run."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, shared: bool = False):
         self.url = url
+        self.shared = shared
         self.conn = None
 
     def acquire(self) -> None:
         self.conn = connect(self.url, autocommit=True, application_name="crypto-news run lock")
         with self.conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,))
+            cur.execute(_TRY_SHARED if self.shared else _TRY_EXCLUSIVE, (RUN_LOCK,))
             if cur.fetchone()[0]:
                 return
             cur.execute(
@@ -58,9 +68,10 @@ class RunLock:
 
 
 @contextmanager
-def run_lock(url: str):
-    """Hold the run lock for the duration of a whole run; refuse a second concurrent run."""
-    lock = RunLock(url)
+def run_lock(url: str, shared: bool = False):
+    """Hold the run lock for the duration of a whole run (or, ``shared``, of one DAG task); refuse a second
+    concurrent run."""
+    lock = RunLock(url, shared)
     lock.acquire()
     try:
         yield lock

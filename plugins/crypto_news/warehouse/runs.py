@@ -85,23 +85,34 @@ def record_stage_error(conn, run_key: str, stage: str, error: str) -> bool:
         return cur.rowcount > 0
 
 
-def mark_failed(conn, run_id: int, stage: str, error: str) -> None:
+def mark_failed(conn, run_id: int, stage: str, error: str) -> str:
     """Turn a finished run into a failed one when a step after its summary fails (the data-quality checks): the run
-    row must not say success for a run whose DAG run failed."""
+    row must not say success for a run whose DAG run failed. A run already failed keeps its first reason, the new one
+    added after it. Returns the run's error as now recorded."""
+    msg = one_line(f"{stage} failed: {error}", LIMITS["error"])
     with conn.cursor() as cur:
         cur.execute(
-            """UPDATE pipeline_runs SET status = 'failed',
+            """UPDATE pipeline_runs SET
+                      error = CASE WHEN status = 'failed' AND error IS NOT NULL THEN left(error || '; ' || %(msg)s,
+                                                                                           %(limit)s)
+                                   ELSE %(msg)s END,
+                      status = 'failed',
                       failed_stages = array_append(array_remove(failed_stages, %(stage)s), %(stage)s),
-                      stage_errors = stage_errors || jsonb_build_object(%(stage)s::text, %(error)s::text),
-                      error = %(msg)s,
-                      summary = summary || jsonb_build_object('status', 'failed', 'error', %(msg)s::text,
-                                                              'failed_stages', to_jsonb(array_append(
-                                                                  array_remove(failed_stages, %(stage)s), %(stage)s)))
-               WHERE run_id = %(run_id)s""",
-            {"stage": stage, "error": one_line(error, LIMITS["error"]),
-             "msg": one_line(f"{stage} failed: {error}", LIMITS["error"]), "run_id": run_id},
+                      stage_errors = stage_errors || jsonb_build_object(%(stage)s::text, %(error)s::text)
+               WHERE run_id = %(run_id)s
+               RETURNING error, failed_stages""",
+            {"stage": stage, "error": one_line(error, LIMITS["error"]), "msg": msg, "limit": LIMITS["error"],
+             "run_id": run_id},
+        )
+        new_error, stages = cur.fetchone()
+        cur.execute(
+            """UPDATE pipeline_runs SET summary = summary || jsonb_build_object('status', 'failed', 'error', %s::text,
+                                                                            'failed_stages', to_jsonb(%s::text[]))
+               WHERE run_id = %s""",
+            (new_error, list(stages), run_id),
         )
     conn.commit()
+    return new_error
 
 
 def _stages_error(failed_stages: list[str], stage_errors: dict) -> str:

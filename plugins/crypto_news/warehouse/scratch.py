@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
+
 def with_dbname(url: str, name: str) -> str:
     """The same server URL, pointing at database ``name``."""
     return urlunsplit(urlsplit(url)._replace(path="/" + name))

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 
-from .config import PROJECT_ROOT, read_yaml
+from ..config import PROJECT_ROOT, read_yaml
 
 DEFAULT_ENTITIES_FILE = PROJECT_ROOT / "config" / "entities.yml"
 KINDS = ("jurisdiction", "regulator", "asset")

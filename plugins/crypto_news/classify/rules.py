@@ -1,6 +1,8 @@
-"""Multi-label article classifier: regulation, adoption, mining.
+"""The taxonomy scorer: weighted phrase rules from ``config/taxonomy.yml`` (docs/LABELS.md).
 
-Weighted phrase rules from ``config/taxonomy.yml`` (definitions, scoring and thresholds: docs/LABELS.md).
+Its raw per-label scores are features of the learned classifier (:mod:`.model`), its matched phrases are part of
+the evidence, and its entity tagger names the jurisdictions, regulators and assets. On its own (``classify``) it
+is the rule baseline that the learned model is measured against.
 Every phrase of every label goes into one phrase matcher (plus one for case-sensitive acronyms) working on word
 tokens, so classifying an article costs a few C-level passes per field and a loop over the matched words only.
 
@@ -33,18 +35,14 @@ article adds cost, not signal), and feed boilerplate ("Continue reading ...", "T
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 
-from .config import PROJECT_ROOT, read_yaml
+from ..config import PROJECT_ROOT, read_yaml
 from .entities import Entity, PhraseMatcher, analyse, canonical_hash, canonical_phrase, get_tagger
 
 LABELS = ("regulation", "adoption", "mining")
@@ -127,7 +125,7 @@ class Classification:
         }
 
 
-class Classifier:
+class RuleScorer:
     def __init__(self, taxonomy_path: str | Path | None = None):
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else DEFAULT_TAXONOMY_FILE
         data = read_yaml(self.taxonomy_path)
@@ -248,7 +246,12 @@ class Classifier:
             if raw[damper.label] > 0:
                 raw[damper.label] *= damper.factor
 
-    def classify(self, title: str | None, summary: str | None, text: str | None) -> Classification:
+    def raw(self, title: str | None, summary: str | None, text: str | None,
+            score_text: bool = True) -> tuple[dict, dict, list, list]:
+        """(raw score per label, contributions per label as (value, field, phrase), entities, analysed fields).
+
+        The raw scores are taken before squashing and include the no-crypto-context factor; the learned model
+        reads them as features. With ``score_text`` false the body's lede is read for entities only."""
         raw = dict.fromkeys(LABELS, 0.0)
         contributions: dict[str, list[tuple[float, str, str]]] = {label: [] for label in LABELS}
         analysed = []
@@ -263,7 +266,7 @@ class Classifier:
         for name, original, fw in fields:
             field = analyse(original)
             analysed.append(field)
-            if not field.original:
+            if not field.original or (name == "text" and not score_text):
                 continue
             matches = [(self.lower_weights[p], hit) for p, hit in self.lower_matcher.count(field).items()]
             matches += [(self.cased_weights[p], hit) for p, hit in self.cased_matcher.count(field).items()]
@@ -275,10 +278,15 @@ class Classifier:
                     contributions[label].append((value, name, surface))
         self._structure(analysed[0], analysed[1], raw, contributions)
         entities, crypto_context = self.tagger.scan(analysed)
-        factor = 1.0 if crypto_context else self.no_context_factor
+        if not crypto_context:
+            raw = {label: value * self.no_context_factor for label, value in raw.items()}
+        return raw, contributions, entities, analysed
+
+    def classify(self, title: str | None, summary: str | None, text: str | None) -> Classification:
+        raw, contributions, entities, _ = self.raw(title, summary, text)
         scores, labels, evidence = {}, [], {}
         for label in LABELS:
-            score = 1.0 - math.exp(-max(raw[label] * factor, 0.0) / self.scale)
+            score = 1.0 - math.exp(-max(raw[label], 0.0) / self.scale)
             scores[label] = round(score, 4)
             if score >= self.thresholds[label]:
                 labels.append(label)
@@ -291,90 +299,3 @@ class Classifier:
                         break
                 evidence[label] = list(lines)
         return Classification(sorted(labels), scores, evidence, entities, self.version)
-
-
-@lru_cache(maxsize=1)
-def get_classifier() -> Classifier:
-    return Classifier()
-
-
-def classifier_version() -> str:
-    """The version of this process's classifier (a worker's answer is compared with the caller's)."""
-    return get_classifier().version
-
-
-def classify_rows(rows: list[tuple]) -> list[tuple[int, Classification]]:
-    """(article_id, Classification) for (article_id, title, summary, text) rows: the labelling workers' task (it
-    lives here so that a labelling worker imports only this module)."""
-    classifier = get_classifier()
-    return [(article_id, classifier.classify(title, summary, text)) for article_id, title, summary, text in rows]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Batch and evaluation
-
-
-def classify_jsonl(infile, outfile) -> int:
-    """Classify JSON Lines (id, title, summary, text; each optional) into JSON Lines of id + classification.
-
-    ``infile``/``outfile`` are paths or open text files. Returns the number of items written.
-    """
-    clf = get_classifier()
-    n = 0
-    with contextlib.ExitStack() as stack:
-        src = stack.enter_context(open(infile, encoding="utf-8")) if isinstance(infile, (str, Path)) else infile
-        dst = (
-            stack.enter_context(open(outfile, "w", encoding="utf-8"))
-            if isinstance(outfile, (str, Path))
-            else outfile
-        )
-        for line in src:
-            line = line.strip()
-            if not line:
-                continue
-            item = json.loads(line)
-            result = clf.classify(item.get("title"), item.get("summary"), item.get("text"))
-            dst.write(json.dumps({"id": item.get("id"), **result.to_dict()}, ensure_ascii=False) + "\n")
-            n += 1
-    return n
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-def evaluate(items: Iterable[dict], classifier: Classifier | None = None) -> dict:
-    """Per-label confusion counts, precision, recall and F1, and the macro-F1 over the labels."""
-    clf = classifier or get_classifier()
-    counts = {label: {"tp": 0, "fp": 0, "fn": 0, "tn": 0} for label in LABELS}
-    n = 0
-    for item in items:
-        n += 1
-        gold = set(item.get("labels") or [])
-        predicted = set(clf.classify(item.get("title"), item.get("summary"), item.get("text")).labels)
-        for label in LABELS:
-            key = ("t" if (label in gold) == (label in predicted) else "f") + (
-                "p" if label in predicted else "n"
-            )
-            counts[label][key] += 1
-    per_label = {}
-    for label, c in counts.items():
-        p = _ratio(c["tp"], c["tp"] + c["fp"])
-        r = _ratio(c["tp"], c["tp"] + c["fn"])
-        per_label[label] = {**c, "precision": p, "recall": r, "f1": _ratio(2 * p * r, p + r)}
-    macro = sum(v["f1"] for v in per_label.values()) / len(LABELS)
-    return {"items": n, "labels": per_label, "macro_f1": macro, "version": clf.version}
-
-
-def format_evaluation(report: dict) -> str:
-    lines = [
-        f"items: {report['items']}   classifier version: {report.get('version', '')}",
-        f"{'label':<12}{'P':>7}{'R':>7}{'F1':>7}{'tp':>6}{'fp':>6}{'fn':>6}{'tn':>6}",
-    ]
-    for label, v in report["labels"].items():
-        lines.append(
-            f"{label:<12}{v['precision']:>7.3f}{v['recall']:>7.3f}{v['f1']:>7.3f}"
-            f"{v['tp']:>6}{v['fp']:>6}{v['fn']:>6}{v['tn']:>6}"
-        )
-    lines.append(f"{'macro-F1':<12}{'':>14}{report['macro_f1']:>7.3f}")
-    return "\n".join(lines)
