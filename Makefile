@@ -3,6 +3,8 @@
 #   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
 #                     (FEEDS defaults to CRYPTO_NEWS_FEEDS, then config/feeds.yml)
 #   make test         set up and run the whole test suite
+#   make airflow      Airflow on this machine without Docker: UI on http://127.0.0.1:8080, DAGs scheduled
+#   make airflow-stop stop it
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
 #   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
 #   make test-distributed   the daily DAG on real Airflow components: CeleryExecutor, two workers (docs/AIRFLOW.md)
@@ -32,6 +34,13 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: airflow airflow-stop
+airflow: setup
+	$(BIN)/crypto-news airflow-local start
+
+airflow-stop:
+	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news airflow-local stop; else echo "nothing to stop (no .venv)"; fi
 
 db-stop:
 	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news db stop; else echo "nothing to stop (no .venv)"; fi

@@ -353,6 +353,27 @@ def cmd_airflow_run(args, settings):
     return code
 
 
+def cmd_airflow_local(args, settings):
+    """Airflow on this machine, without Docker: ``start`` (the UI on 127.0.0.1, the DAGs scheduled) or ``stop``."""
+    from .orchestration import local
+
+    try:
+        if args.action == "stop":
+            stopped = local.stop()
+            print(f"stopped: {', '.join(stopped)}" if stopped else "local Airflow is not running")
+            return 0
+        from .warehouse import migrations
+
+        url = resolve_db_url(settings)
+        migrations.migrate(url)
+        ui = local.start(url, port=args.port, pool_slots=args.pool_slots)
+    except local.LocalAirflowError as exc:
+        raise CliError(str(exc), 1) from None
+    print(f"Airflow is running: {ui} (no login; LocalExecutor, {local.parallelism()} task processes; "
+          f"logs in {local.HOME / 'logs'}); stop it with: make airflow-stop")
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--feeds", help="feed list (default: CRYPTO_NEWS_FEEDS or config/feeds.yml)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_airflow_run)
+
+    al = sub.add_parser("airflow-local", help="Airflow on this machine without Docker: start (UI on 127.0.0.1) "
+                                              "or stop (make airflow / make airflow-stop)")
+    al.add_argument("action", choices=["start", "stop"])
+    al.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT") or 8080))
+    al.add_argument("--pool-slots", type=int, default=2, help="slots of the pool crypto_news_http (default 2)")
+    al.set_defaults(func=cmd_airflow_local)
 
     s = sub.add_parser("summary", help="print the summary of the latest (or a given) run")
     s.add_argument("--run-id", type=int)
