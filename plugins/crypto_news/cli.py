@@ -147,7 +147,12 @@ def cmd_eval(args, settings):
         items = [json.loads(line) for line in fin if line.strip()]
     if args.no_body:  # what the headline alone gives: the body's share of the figures
         items = [{**item, "text": None} for item in items]
-    print(format_evaluation(evaluate(items)))
+    if args.rules:
+        from .classify import RuleScorer
+
+        print(format_evaluation(evaluate(items, RuleScorer())))
+    else:
+        print(format_evaluation(evaluate(items)))
     return 0
 
 
@@ -414,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval-classifier", help="precision, recall and F1 per label on a labelled JSON Lines file")
     e.add_argument("file", help="JSON Lines with title, summary, text (optional) and labels; - for stdin")
     e.add_argument("--no-body", action="store_true", help="ignore the items' text (headline and summary only)")
+    e.add_argument("--rules", action="store_true", help="the taxonomy's phrase rules alone (the baseline)")
     e.set_defaults(func=cmd_eval)
 
     x = sub.add_parser("extract", help="extract article text from saved pages or URLs")
@@ -443,34 +449,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Log lines (and the tracebacks they carry) without the database password, whatever form it was given in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .warehouse.db import mask_secrets
+
+        return mask_secrets(super().format(record))
+
+
+def _say(message: str) -> None:
+    from .warehouse.db import mask_secrets
+
+    print(f"crypto-news: {mask_secrets(' '.join(str(message).split()))}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     if not args.quiet:  # long stages say how far they are (a bar on a terminal, else a line every 10 % or 10 s)
         logging.getLogger("crypto_news.progress").setLevel(logging.INFO)
     import psycopg2
 
-    from .warehouse.db import DatabaseError
+    from .warehouse.db import DatabaseError, register_secret
 
-    settings = None
+    register_secret(os.environ.get("CRYPTO_NEWS_DB_URL"))  # masked in every line printed from here on
     try:
         settings = Settings.from_env()  # read once, passed down
         return args.func(args, settings)
     except CliError as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return exc.code
     except DatabaseError as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except psycopg2.Error as exc:  # the database failed mid-command: one line, no secrets
-        from .warehouse.db import mask_secrets
-
-        msg = mask_secrets(" ".join(str(exc).split()), settings.db_url if settings else None)
-        print(f"crypto-news: database error: {msg}", file=sys.stderr)
+        _say(f"database error: {exc}")
         return 1
     except (ValueError, OSError) as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
         return 130

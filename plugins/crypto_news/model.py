@@ -34,6 +34,7 @@ class FeedSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
     robots: bool = True
     site: str | None = None
+    credentials: tuple[str, str] | None = field(default=None, repr=False)  # from the URL's user info; never stored
 
 
 @dataclass

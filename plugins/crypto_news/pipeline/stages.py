@@ -94,7 +94,8 @@ def _plan_fetch(ctx: RunContext) -> list[Batch]:
 def _fetch_feeds(ctx: RunContext, batch: Batch | None = None) -> dict:
     from .stage_feeds import fetch_feeds
 
-    return fetch_feeds(ctx.db_url, ctx.run_id, ctx.feed_ids if batch is None else batch, ctx.settings)
+    return fetch_feeds(ctx.db_url, ctx.run_id, ctx.feed_ids if batch is None else batch, ctx.settings,
+                       feeds_file=ctx.feeds_file)
 
 
 def _plan_extraction(ctx: RunContext) -> list[Batch]:
