@@ -262,17 +262,14 @@ def test_database_restart_mid_extraction_run_finishes_with_the_same_tables(http_
 
 @pytest.fixture
 def run_lock_held_elsewhere(db_url):
-    """The project's run lock held by a session in another database of the same server, as when another checkout's
-    tests or pipeline run at the same time: advisory locks are per database, so nothing here may notice it."""
+    """The project's run lock held by a run on another database of the same server, as when another checkout's
+    tests or pipeline run at the same time: the lock is per database, so nothing here may notice it."""
+    from crypto_news.warehouse import migrations
+
     with temporary_database() as other:
-        conn = psycopg2.connect(other)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_lock(%s)", (runlock.RUN_LOCK,))
+        migrations.migrate(other)
+        with runlock.run_lock(other):
             yield
-        finally:
-            conn.close()
 
 
 def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, tmp_path, run_lock_held_elsewhere):
