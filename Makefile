@@ -5,6 +5,7 @@
 #   make test         set up and run the whole test suite
 #   make airflow      Airflow on this machine without Docker: UI on http://127.0.0.1:8080, DAGs scheduled
 #   make airflow-stop stop it
+#   make lint         ruff (pyflakes, pycodestyle, bugbear, import order, complexity; Airflow rules on dags/), mypy
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
 #   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
 #   make test-distributed   the daily DAG on real Airflow components: CeleryExecutor, two workers (docs/AIRFLOW.md)
@@ -46,7 +47,9 @@ db-stop:
 	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news db stop; else echo "nothing to stop (no .venv)"; fi
 
 lint: setup
+	$(BIN)/ruff check plugins dags tests scripts
 	$(BIN)/ruff check --select AIR dags/
+	$(BIN)/python -m mypy plugins/crypto_news dags
 
 # Real scheduler, dag-processor, api-server and two Celery workers on this machine; needs PostgreSQL
 # (CRYPTO_NEWS_TEST_PG) and Redis (CRYPTO_NEWS_TEST_REDIS, database CRYPTO_NEWS_TEST_REDIS_DB, default 13).

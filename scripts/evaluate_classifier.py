@@ -24,8 +24,17 @@ from pathlib import Path
 from crypto_news.classify import LABELS, Classifier, evaluate, format_evaluation, get_classifier
 from crypto_news.classify.evaluate import bootstrap, cross_validate, error_kinds, scores
 from crypto_news.classify.model import Model
-from crypto_news.classify.train import DEFAULT_LABELS, MODEL_FORMAT, POOL_ITEMS, SETTINGS, SHARED, featurise, fit, \
-    load_items, load_written
+from crypto_news.classify.train import (
+    DEFAULT_LABELS,
+    MODEL_FORMAT,
+    POOL_ITEMS,
+    SETTINGS,
+    SHARED,
+    featurise,
+    fit,
+    load_items,
+    load_written,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -121,8 +121,8 @@ def test_feed_text_fields_come_out_without_markup(hostile):
 
 
 def test_page_metadata_is_plain_text_and_image_urls_are_http(tmp_path):
-    from crypto_news.pipeline.stage_extract import _article_values
     from crypto_news.model import Obtained, PageWork
+    from crypto_news.pipeline.stage_extract import _article_values
 
     bad = "&lt;script&gt;alert(1)&lt;/script&gt;"
     page = f"""<html lang="en"><head><title>{bad}T</title>
@@ -259,7 +259,6 @@ def test_odd_settings_are_refused_in_one_line(name, value):
 
 def test_retention_with_odd_settings_leaves_the_archive(migrated_db):
     from conftest import query
-
     from crypto_news.warehouse import archive
 
     sha, packed = archive.pack(b"<html>kept</html>")
@@ -328,10 +327,11 @@ def test_classify_closes_its_reader_when_the_writer_cannot_connect(migrated_db, 
 def reader_login(migrated_db):
     """A login in crypto_news_reader, connected to the test database with an open session."""
     import uuid
+    from urllib.parse import urlsplit, urlunsplit
 
     import psycopg2
+
     from conftest import ADMIN_URL
-    from urllib.parse import urlsplit, urlunsplit
 
     role = f"cn_reader_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(ADMIN_URL)
@@ -355,9 +355,9 @@ def reader_login(migrated_db):
 def test_a_reader_holding_every_lock_it_can_take_does_not_stop_a_run(migrated_db, reader_login, http_server,
                                                                         tmp_path):
     import psycopg2
-    from sitekit import serve_site, write_feed_list
 
     from crypto_news.warehouse import migrations
+    from sitekit import serve_site, write_feed_list
 
     with reader_login.cursor() as cur:
         for key in (0x43_4E_52_55, migrations.MIGRATE_LOCK):  # the advisory keys the locks used to be
@@ -414,6 +414,7 @@ def test_no_process_outlives_a_killed_run(sig, migrated_db, http_server, tmp_pat
     import time
 
     import psutil
+
     from sitekit import write_feed_list
     from test_faults import GeneratedSite, cli, extraction_progress, running, wait_for
 
@@ -454,14 +455,12 @@ def airflow_logging():
 
 def test_the_alert_webhook_goes_through_the_guard_and_its_path_is_never_logged(monkeypatch, airflow_logging,
                                                                                  caplog):
+    import json
     import logging
 
     from conftest import LoopbackServer
-    from test_hostile import Canary
-
-    import json
-
     from crypto_news.orchestration.alerts import RunAlertNotifier
+    from test_hostile import Canary
 
     canary = Canary("127.0.0.1")
     hook = LoopbackServer("127.0.0.2")
@@ -500,7 +499,6 @@ def test_one_host_spelled_several_ways_shares_one_politeness_limit():
     from concurrent.futures import ThreadPoolExecutor
 
     from conftest import LoopbackServer
-
     from crypto_news.config import Settings
     from crypto_news.fetch import HttpClient
 

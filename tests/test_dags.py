@@ -290,6 +290,7 @@ def test_run_notifier_without_a_connection_logs_only_and_a_dead_target_never_rai
 
 def test_daily_dag_alerts_once_per_run_and_has_a_deadline(monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
+
     from crypto_news.orchestration.alerts import RunAlertNotifier
 
     monkeypatch.delenv("CRYPTO_NEWS_RUN_DEADLINE_MIN")  # the default: 3 hours after the run was queued

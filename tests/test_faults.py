@@ -27,7 +27,6 @@ import pytest
 from conftest import query, temporary_database
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from crypto_news.warehouse import runlock
 from sitekit import STORIES, serve_site, write_feed_list
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -264,7 +263,7 @@ def test_database_restart_mid_extraction_run_finishes_with_the_same_tables(http_
 def run_lock_held_elsewhere(db_url):
     """The project's run lock held by a run on another database of the same server, as when another checkout's
     tests or pipeline run at the same time: the lock is per database, so nothing here may notice it."""
-    from crypto_news.warehouse import migrations
+    from crypto_news.warehouse import migrations, runlock
 
     with temporary_database() as other:
         migrations.migrate(other)

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from sitekit import serve_site, write_feed_list
 
 from crypto_news import metrics
 from crypto_news.config import ConfigError, Settings
+from sitekit import serve_site, write_feed_list
 
 
 @pytest.fixture

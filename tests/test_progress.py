@@ -1,4 +1,4 @@
-"""Progress reports: a line every 10 % or 10 s (whichever first) in logs, a bar redrawn in place on a terminal."""
+"""Progress reports: a line every 10 % or 10 s (whichever first) in logs, a bar redrawn on a terminal."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from .config import PROJECT_ROOT, Settings
 
 
-
 class CliError(Exception):
     """A failure to report in one line; ``code`` is the exit status."""
 
@@ -237,9 +236,9 @@ def cmd_feeds(args, settings):
                         "not_modified_ratio_30d", "avg_latency_ms", "items_per_day_7d", "articles_total") if c in cols]
     table = [[_cell(r.get(c)) for c in show] for r in rows]
     widths = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(show)]
-    print("  ".join(c.ljust(w) for c, w in zip(show, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(show, widths, strict=True)))
     for t in table:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)))
     return 0
 
 
@@ -339,20 +338,20 @@ def cmd_airflow_run(args, settings):
         last_before = runs.latest_run_id(conn, "airflow")
     finally:
         conn.close()
-    proc = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
-                          stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
+    dag_run = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
+                             stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
     conn = db.connect(url)
     try:
         summary = runs.load_run_summary(conn, trigger="airflow")
     finally:
         conn.close()
     if summary is None or summary.get("run_id") == last_before:  # an older run's summary would mislead
-        raise CliError(f"the Airflow DAG run failed before recording a run (airflow exited {proc.returncode}); "
+        raise CliError(f"the Airflow DAG run failed before recording a run (airflow exited {dag_run.returncode}); "
                        "see the log above", 1)
     print(json.dumps(_json_summary(summary)) if args.json else format_summary(summary))
     code = _exit_for(summary)
-    if proc.returncode != 0 and code == 0:
-        print(f"crypto-news: the Airflow DAG run failed (exit {proc.returncode}) after recording run "
+    if dag_run.returncode != 0 and code == 0:
+        print(f"crypto-news: the Airflow DAG run failed (exit {dag_run.returncode}) after recording run "
               f"{summary['run_id']} as {summary['status']}; see the log above", file=sys.stderr)
         code = 1
     return code

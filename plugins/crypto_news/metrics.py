@@ -1,13 +1,13 @@
 """Run, stage and feed metrics over StatsD (UDP), as Airflow sends its own; docs/METRICS.md lists every name.
 
-Where they go: ``CRYPTO_NEWS_STATSD_HOST`` / ``CRYPTO_NEWS_STATSD_PORT`` (default 8125); inside Airflow, when that is
-not set, Airflow's own ``[metrics] statsd_on`` / ``statsd_host`` / ``statsd_port``. Names start with
-``CRYPTO_NEWS_STATSD_PREFIX`` (default ``crypto_news``), apart from Airflow's ``airflow.*``. Without a host nothing
-is sent and nothing is imported.
+Where they go: ``CRYPTO_NEWS_STATSD_HOST`` / ``CRYPTO_NEWS_STATSD_PORT`` (default 8125); inside Airflow, when
+that is not set, Airflow's own ``[metrics] statsd_on`` / ``statsd_host`` / ``statsd_port``. Names start with
+``CRYPTO_NEWS_STATSD_PREFIX`` (default ``crypto_news``), apart from Airflow's ``airflow.*``. Without a host
+nothing is sent and nothing is imported.
 
-Sending is fire-and-forget UDP: a missing listener costs nothing and never fails a run. Names are built from a fixed
-vocabulary plus error kinds and statuses, which are identifiers (letters, digits, underscores), so no free text ever
-reaches a metric name.
+Sending is fire-and-forget UDP: a missing listener costs nothing and never fails a run. Names are built from a
+fixed vocabulary plus error kinds and statuses, which are identifiers (letters, digits, underscores), so no
+free text ever reaches a metric name.
 """
 
 from __future__ import annotations

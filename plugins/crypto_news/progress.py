@@ -1,13 +1,13 @@
 """Progress of long stages, for the command line and Airflow task logs alike.
 
-On a terminal (the ``crypto_news.progress`` logger writes to a TTY) a bar is redrawn in place, at most four times a
-second; anywhere else (a file, a pipe, an Airflow task log) one line is logged whenever another 10 % is done or 10 s
-have passed since the last line, whichever comes first, and once at the end::
+On a terminal (the ``crypto_news.progress`` logger writes to a TTY) a bar is redrawn in place, at most four
+times a second; anywhere else (a file, a pipe, an Airflow task log) one line is logged whenever another 10 %
+is done or 10 s have passed since the last line, whichever comes first, and once at the end::
 
     extract: 120/480 articles (25 %), 3.1/s, ETA 2 min
 
-The stage calls :meth:`Progress.advance` as work completes and :meth:`Progress.tick` while it waits, so a stalled
-stage still says where it is every 10 s.
+The stage calls :meth:`Progress.advance` as work completes and :meth:`Progress.tick` while it waits, so a
+stalled stage still says where it is every 10 s.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _duration(seconds: float) -> str:
 
 def _tty_stream():
     """The terminal stream the progress logger ends on, if any (the bar is only drawn there)."""
-    logger = log
+    logger: logging.Logger | None = log
     while logger is not None:
         for handler in logger.handlers:
             stream = getattr(handler, "stream", None)
@@ -86,7 +86,8 @@ class Progress:
             self._line(now)
 
     def _due(self) -> int:
-        return -(-self.tenths * self.total // 10)  # the count at which another tenth is complete (ceiling)
+        # the count at which another tenth is complete (rounded up)
+        return -(-self.tenths * (self.total or 0) // 10)
 
     def _line(self, now: float) -> None:
         self.last_line = now
@@ -96,6 +97,8 @@ class Progress:
         log.info("%s", self.text())
 
     def _draw(self) -> None:
+        if self.bar is None:
+            return
         filled = int(BAR_WIDTH * self.done / self.total) if self.total else 0
         bar = "#" * filled + "." * (BAR_WIDTH - filled) if self.total else ""
         try:

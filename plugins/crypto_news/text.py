@@ -126,7 +126,7 @@ def html_to_text(markup: str | None, limit: int | None = None) -> str | None:
             if not (_MARKUP.search(text) or _ENTITY.search(text)):
                 break
             text = _fragment_text(text)
-    text = no_markup(text)
+    text = no_markup(text) or ""  # a str in, a str out
     paragraphs = []
     for block in re.split(r"\n\s*\n", text):
         line = _SPACES.sub(" ", block).replace("\n", " ").strip()

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import feedparser
 import feedparser.mixin
 
-from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed
+from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed, PublishedFlag
 from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise
 from .urls import canonical_url, link_problem
 
@@ -72,7 +72,7 @@ def _guarded(method):
         _check_deadline()
         return method(self, *args, **kwargs)
 
-    guarded.__wrapped__ = method
+    guarded.__wrapped__ = method  # type: ignore[attr-defined]
     return guarded
 
 
@@ -108,7 +108,7 @@ class FeedParseError(Exception):
         return (FeedParseError, (self.kind, self.message))
 
 
-def _entry_date(entry, now: datetime) -> tuple[datetime | None, str | None]:
+def _entry_date(entry, now: datetime) -> tuple[datetime | None, PublishedFlag | None]:
     raw = entry.get("published") or entry.get("updated") or entry.get("created")
     parsed = entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
     if parsed is None:
@@ -134,7 +134,7 @@ def _content_text(entry) -> str | None:
 
 
 def _author(entry) -> str | None:
-    authors = [a.get("name")[: 4 * LIMITS["author"]] for a in (entry.get("authors") or [])[:MAX_TAGS]
+    authors = [a["name"][: 4 * LIMITS["author"]] for a in (entry.get("authors") or [])[:MAX_TAGS]
                if isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("name")]
     return plain_text(", ".join(dict.fromkeys(authors)) if authors else entry.get("author"), LIMITS["author"])
 
@@ -179,7 +179,7 @@ def _parse_feed(body, headers, url, now, max_items) -> ParsedFeed:
     except _OverDeadline:
         raise
     except Exception as exc:  # noqa: BLE001 - a parser bug met by hostile input: this feed fails, not the run
-        raise FeedParseError("malformed", one_line(f"the feed parser failed: {type(exc).__name__}: {exc}", 500))
+        raise FeedParseError("malformed", one_line(f"the feed parser failed: {type(exc).__name__}: {exc}", 500) or "") from exc
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     problem_text = one_line(f"{type(problem).__name__}: {problem}", 500) if problem is not None else None

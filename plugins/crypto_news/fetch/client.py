@@ -319,7 +319,7 @@ class HttpClient:
                 max(0.001, min(self.settings.connect_timeout_s, deadline.remaining())),
                 max(0.001, deadline.remaining()),
             )
-            adapter = self._session.get_adapter(prepared.url)
+            adapter = self._session.get_adapter(prepared.url or url)
             resp = adapter.send(prepared, stream=True, timeout=timeout, verify=True)
             extract_cookies_to_jar(self._session.cookies, prepared, resp.raw)
             result_headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -362,7 +362,7 @@ class HttpClient:
         decoders = decoders_for(resp.headers.get("content-encoding", "")) if decode else []
         body = bytearray()
 
-        def decode(stages: list[Decoder], data: bytes) -> bytes:
+        def decode_chunk(stages: list[Decoder], data: bytes) -> bytes:
             try:
                 for stage in stages:
                     data = stage.decode(data, limit - len(body))
@@ -385,11 +385,11 @@ class HttpClient:
             if not chunk:
                 break
             received += len(chunk)
-            body += decode(decoders, chunk)
+            body += decode_chunk(decoders, chunk)
             if len(body) > limit:
                 raise too_large("exceeds the limit")
         for i, decoder in enumerate(decoders):  # what a decoder still holds goes through the ones after it
-            body += decode(decoders[i + 1 :], decoder.flush())
+            body += decode_chunk(decoders[i + 1 :], decoder.flush())
         for decoder in decoders:
             if received and not decoder.finished():  # a truncated stream decodes "fine" up to the cut: never keep half a body
                 raise FetchError(

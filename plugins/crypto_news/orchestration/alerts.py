@@ -295,7 +295,8 @@ def run_alerts(default_deadline_min: int | None = None) -> dict:
     except ValueError:
         minutes = default_deadline_min
     if minutes:
-        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+        from airflow.sdk.definitions.callback import AsyncCallback
+        from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
         args["deadline"] = DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=minutes),

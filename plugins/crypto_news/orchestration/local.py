@@ -1,14 +1,14 @@
-"""Airflow on this machine without Docker (``make airflow`` / ``make airflow-stop``): the UI on 127.0.0.1 with the
-DAGs scheduled, for trying schedules, clearing tasks and reading task logs locally.
+"""Airflow on this machine without Docker (``make airflow`` / ``make airflow-stop``): the UI on 127.0.0.1 with
+the DAGs scheduled, for trying schedules, clearing tasks and reading task logs locally.
 
 One Airflow home under ``.local/airflow-local`` (SQLite metadata, LocalExecutor), set up once (``airflow db
 migrate``, the pool ``crypto_news_http``) and then started as four processes, each in its own process group:
-api-server (UI, REST and execution API), scheduler, dag-processor and triggerer (which runs the deadline alerts).
-Parallelism follows the machine (the cores, at least 2 and at most 8 task processes), not Airflow's default of 32,
-which on two cores starts 32 workers of ~130 MB. The warehouse is the Connection ``crypto_news_db`` (from
-``AIRFLOW_CONN_CRYPTO_NEWS_DB``, else CRYPTO_NEWS_DB_URL or the embedded database); the login is the simple auth
-manager with every user an admin (local use only: it listens on 127.0.0.1). The process ids go to ``pids`` in
-that home, so ``stop`` ends exactly these processes.
+api-server (UI, REST and execution API), scheduler, dag-processor and triggerer (which runs the deadline
+alerts). Parallelism follows the machine (the cores, at least 2 and at most 8 task processes), not Airflow's
+default of 32, which on two cores starts 32 workers of ~130 MB. The warehouse is the Connection
+``crypto_news_db`` (from ``AIRFLOW_CONN_CRYPTO_NEWS_DB``, else CRYPTO_NEWS_DB_URL or the embedded database);
+the login is the simple auth manager with every user an admin (local use only: it listens on 127.0.0.1). The
+process ids go to ``pids`` in that home, so ``stop`` ends exactly these processes.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _reaped(pid: int) -> bool:
 
 
 def stop(grace_s: float = 20.0) -> list[str]:
-    """End the process groups recorded at start (TERM, then KILL after ``grace_s``); return the names stopped."""
+    """End the process groups recorded at start (TERM, then KILL after ``grace_s``); return their names."""
     pids = _pids()
     stopped = []
     for name, pid in pids.items():

@@ -75,6 +75,7 @@ def _after_recording(s) -> bool:
 
 
 def _run_for_key(db_url: str, run_key: str | None) -> int:
+    assert run_key is not None, "a DAG task always knows its run id"
     from ..warehouse import db, runs
 
     conn = db.connect(db_url)

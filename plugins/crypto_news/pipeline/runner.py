@@ -96,6 +96,7 @@ def _mark_failed(ctx: RunContext, stage_name: str, message: str, summary: dict) 
     success for a run whose checks failed."""
     from ..warehouse import runs
 
+    assert ctx.run_id is not None, "a check runs on a recorded run"
     conn = db.connect(ctx.db_url)
     try:
         error = runs.mark_failed(conn, ctx.run_id, stage_name, message)

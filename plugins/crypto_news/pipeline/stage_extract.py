@@ -8,13 +8,14 @@ import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 from .. import dedup, metrics
 from ..config import Settings
-from ..progress import Progress
 from ..extract import trusted_date
 from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
+from ..progress import Progress
 from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise, word_count
 from ..warehouse import archive, articles, db
 from .workers import worker_pool
@@ -111,13 +112,13 @@ def _extracted(res: Obtained, fut: Future) -> Obtained:
 def _article_values(row: dict, res: Obtained) -> tuple:
     work = res.work
     meta = work.page if work else None
-    ok = meta is not None and meta.status == "ok"
-    text, source = (meta.text, "page") if ok else _fallback(row)
+    ok = work is not None and meta is not None and meta.status == "ok"
+    text, source = (meta.text, "page") if ok and meta is not None else _fallback(row)
     text = no_markup(sanitise(text, LIMITS["text"]))
     feed_date = row["published_at"]
     page_date = trusted_date(getattr(meta, "published", None))
     published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
-    chash, shash = (work.content_hash, work.simhash) if ok else dedup.fingerprints(text)
+    chash, shash = (work.content_hash, work.simhash) if ok and work is not None else dedup.fingerprints(text)
     tags = [t for t in (plain_text(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t]
     return (
         res.article_id, "retry" if res.retry else "done", res.attempts, text, source, res.error_kind,
@@ -137,12 +138,17 @@ def _article_values(row: dict, res: Obtained) -> tuple:
 def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list[Obtained]) -> list[tuple]:
     """Store one batch: archived pages, article text, metadata and duplicate marks (one UPDATE), labels, run counts;
     one transaction."""
-    values = [_article_values(r, res) for r, res in zip(rows, results)]
+    values = [_article_values(r, res) for r, res in zip(rows, results, strict=True)]
     pages = [(res.work.sha256, res.work.packed, res.content_type, res.work.raw_bytes)
              for res in results if res.work is not None and res.work.packed is not None]
     labelled = [(res.article_id, res.work.classification) for res in results
                 if res.work is not None and res.work.classification is not None]
     return articles.write_extractions(conn, run_id, values, pages, labelled)
+
+
+def _report(completed: queue.SimpleQueue, row: dict, fut: Future) -> None:
+    """Done-callback of a fetch: its future and row go to the extraction loop's queue."""
+    completed.put((fut, row))
 
 
 def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int,
@@ -191,7 +197,7 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
                     exhausted = True
                     break
                 in_flight += 1
-                pool.submit(fetch, row).add_done_callback(lambda f, row=row: completed.put((f, row)))
+                pool.submit(fetch, row).add_done_callback(partial(_report, completed, row))
             if not in_flight:
                 break
             try:

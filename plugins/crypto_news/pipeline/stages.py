@@ -40,7 +40,7 @@ class RunContext:
 @dataclass(frozen=True)
 class Stage:
     name: str  # the DAG's task id, the key in the summary's ``stage_seconds``
-    call: Callable[[RunContext, Batch | None], Any]  # the stage: all its work (batch None) or one batch
+    call: Callable[..., Any]  # (context, batch): all its work (batch None) or one batch
     needs: tuple[str, ...] = ("run_id",)  # the RunContext fields it reads from earlier stages
     provides: str | None = None  # the RunContext field its result fills, for the stages after it
     plan: Callable[[RunContext], list[Batch]] | None = None  # in the DAG: batches, one mapped task each

@@ -51,7 +51,9 @@ def _password(url: str) -> str | None:
 def _secret_spellings(url: str | None) -> set[str]:
     """The password as it may appear in text: decoded, and as written in the string (percent-encoded in a URI,
     quoted and escaped in a keyword string)."""
-    password = _password(url) if url else None
+    if not url:
+        return set()
+    password = _password(url)
     if not password:
         return set()
     found = {password, quote(password, safe=""), quote(password), quote_plus(password),

@@ -84,7 +84,7 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR, views: Path | None = Non
     migrations = list_migrations(directory)
     repeatables = list_repeatables(directory.parent / "views" if views is None else views)
     conn = connect(url, application_name="crypto-news migrate")
-    applied_now = []
+    applied_now: list[str] = []
     lock = None
     try:
         if _up_to_date(conn, migrations, repeatables):  # the common case: no lock, no DDL (a DML-only role too)

@@ -14,6 +14,7 @@ refused while a DAG task works, and a DAG task waits for its retry while a comma
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 
@@ -36,7 +37,7 @@ class RunLock:
     def __init__(self, url: str, shared: bool = False):
         self.url = url
         self.shared = shared
-        self.conn = None
+        self.conn: Any = None
 
     def acquire(self) -> None:
         self.conn = connect(self.url, application_name="crypto-news run lock")
