@@ -21,3 +21,11 @@ COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 COPY --chown=airflow:root config /opt/airflow/config
 COPY --chown=airflow:root sql /opt/airflow/sql
+
+# The simple auth manager appends generated passwords to /opt/airflow/simple-auth/passwords.json. The compose volume
+# mounted there takes its owner from this directory when first created: without it Docker creates the mount point
+# owned by root, and the api-server (uid 50000, gid 0) cannot write its passwords file and stops at start.
+USER root
+RUN mkdir -p /opt/airflow/simple-auth && chown airflow:root /opt/airflow/simple-auth \
+    && chmod 0770 /opt/airflow/simple-auth
+USER airflow

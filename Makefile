@@ -1,7 +1,10 @@
 # crypto-news: the interface ops and CI rely on.
 #   make setup        install into .venv (leaves .venv/bin/crypto-news)
 #   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
+#                     (FEEDS defaults to CRYPTO_NEWS_FEEDS, then config/feeds.yml)
 #   make test         set up and run the whole test suite
+#   make airflow      Airflow on this machine without Docker: UI on http://127.0.0.1:8080, DAGs scheduled
+#   make airflow-stop stop it
 #   make lint         ruff (pyflakes, pycodestyle, bugbear, import order, complexity; Airflow rules on dags/), mypy
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
 #   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
@@ -14,7 +17,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-FEEDS ?= config/feeds.yml
+FEEDS ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup run test db-stop lint
@@ -28,10 +31,17 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "installed: $(BIN)/crypto-news"
 
 run: setup
-	$(BIN)/crypto-news airflow-run --feeds "$(FEEDS)"
+	$(BIN)/crypto-news airflow-run $(if $(FEEDS),--feeds "$(FEEDS)")
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: airflow airflow-stop
+airflow: setup
+	$(BIN)/crypto-news airflow-local start
+
+airflow-stop:
+	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news airflow-local stop; else echo "nothing to stop (no .venv)"; fi
 
 db-stop:
 	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news db stop; else echo "nothing to stop (no .venv)"; fi

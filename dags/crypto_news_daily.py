@@ -11,9 +11,10 @@ pending article ids, pool `crypto_news_http`) → `classify_articles` (updates t
 
 Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task continues where
 the last attempt stopped and never loads a row twice. A feed that fails does not stop the run: `finish_run` records
-it as `partial`; only a run in which every feed failed fails. Failures alert through
-`crypto_news.orchestration.alerts.on_failure_callback` (one log line; a webhook when `CRYPTO_NEWS_ALERT_WEBHOOK`
-is set).
+it as `partial`; a run in which every feed failed, or any task failed, is recorded `failed` with the failed tasks
+and their errors. A configuration error fails its task at once, without retries. Each task's failure is one line
+in its log; the run alerts once (`crypto_news.orchestration.alerts.RunAlertNotifier`, to the Airflow Connection
+`crypto_news_alerts`), and again when it is still not done 3 hours after it was queued (`CRYPTO_NEWS_RUN_DEADLINE_MIN`).
 Backfills and reruns: docs/AIRFLOW.md.
 
 The stages are declared once, in `crypto_news.pipeline.stages.STAGES`; this file makes one task per stage in that
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 
-from crypto_news.orchestration.alerts import default_args
+from crypto_news.orchestration.alerts import default_args, run_alerts
 from crypto_news.pipeline.stages import STAGES
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
@@ -72,6 +73,7 @@ def _plan_stage(stage_name: str, run=None, feed_ids=None, params=None):
     tags=["crypto-news", "ingest"],
     params={"feeds_file": None},
     doc_md=__doc__,
+    **run_alerts(default_deadline_min=180),  # one alert per failed run; another when a run is 3 h late
 )
 def crypto_news_daily():
     provided: dict = {}  # RunContext field -> the task output that fills it ("run_id": the start task's)

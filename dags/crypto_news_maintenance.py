@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from crypto_news.orchestration.alerts import default_args
+from crypto_news.orchestration.alerts import default_args, run_alerts
 
 
 @dag(
@@ -26,6 +26,7 @@ from crypto_news.orchestration.alerts import default_args
                               execution_timeout=timedelta(minutes=30)),
     tags=["crypto-news", "maintenance"],
     doc_md=__doc__,
+    **run_alerts(),  # one alert per failed run
 )
 def crypto_news_maintenance():
     @task

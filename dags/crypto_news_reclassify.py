@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 
-from crypto_news.orchestration.alerts import default_args
+from crypto_news.orchestration.alerts import default_args, run_alerts
 
 ARTICLES = Asset("x-crypto-news://warehouse/articles")
 
@@ -27,6 +27,7 @@ ARTICLES = Asset("x-crypto-news://warehouse/articles")
     default_args=default_args(retries=2, max_retry_delay=timedelta(minutes=10), execution_timeout=timedelta(hours=2)),
     tags=["crypto-news", "reclassify"],
     doc_md=__doc__,
+    **run_alerts(),  # one alert per failed run
 )
 def crypto_news_reclassify():
     @task(outlets=[ARTICLES])

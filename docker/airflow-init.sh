@@ -12,10 +12,10 @@ python - <<'PY'
 import os
 
 import psycopg2
-from crypto_news import db
+from crypto_news.warehouse import migrations
 
 url = os.environ["AIRFLOW_CONN_CRYPTO_NEWS_DB"]
-applied = db.migrate(url)
+applied = migrations.migrate(url)
 print(f"crypto-news warehouse migrations applied: {applied or 'none (up to date)'}")
 conn = psycopg2.connect(url)
 conn.autocommit = True

@@ -441,11 +441,25 @@ def test_no_process_outlives_a_killed_run(sig, migrated_db, http_server, tmp_pat
 # ------------------------------------------------------------------------------------------------ 10. alert webhook
 
 
-def test_the_alert_webhook_goes_through_the_guard_and_its_path_is_never_logged(monkeypatch, caplog):
+@pytest.fixture
+def airflow_logging():
+    """Airflow configures logging on its first Connection lookup (replacing the root handlers, caplog's among them):
+    let that happen before the test's log capture starts."""
+    from airflow.sdk import Connection
+
+    try:
+        Connection.get("crypto_news_not_defined")
+    except Exception:  # noqa: BLE001 - only the side effect matters
+        pass
+
+
+def test_the_alert_webhook_goes_through_the_guard_and_its_path_is_never_logged(monkeypatch, airflow_logging,
+                                                                                 caplog):
+    import json
     import logging
 
     from conftest import LoopbackServer
-    from crypto_news.orchestration.alerts import on_failure_callback
+    from crypto_news.orchestration.alerts import RunAlertNotifier
     from test_hostile import Canary
 
     canary = Canary("127.0.0.1")
@@ -464,11 +478,12 @@ def test_the_alert_webhook_goes_through_the_guard_and_its_path_is_never_logged(m
         with caplog.at_level(logging.INFO, logger="crypto_news"):
             for url in (hook.url("/hooks/T0KEN-16"), hook.url("/hooks/T0KEN-16 with space"),
                         canary.url("/hooks/T0KEN-16")):
-                monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", url)
-                on_failure_callback({"exception": ValueError("boom")})
+                # the alert's target is the Airflow Connection crypto_news_alerts (JSON form: the URL in host)
+                monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", json.dumps({"conn_type": "http", "host": url}))
+                RunAlertNotifier()({"run_id": "manual__16", "reason": "task_failure"})
         assert hook.routes["/hooks/T0KEN-16"].hits == 1  # the alert was posted, and the redirect not followed
         assert canary.connections == 0
-        assert caplog.text.count("crypto-news alert webhook failed") == 3
+        assert caplog.text.count("crypto-news alert to the Connection 'crypto_news_alerts' failed") == 3
         assert "T0KEN" not in caplog.text and "/hooks" not in caplog.text
     finally:
         hook.close()

@@ -31,7 +31,7 @@ def test_valid_against_the_compose_spec():
 
 
 def test_services(compose):
-    assert set(compose["services"]) == {"postgres", "redis", *AIRFLOW_SERVICES}
+    assert set(compose["services"]) == {"postgres", "redis", "statsd-exporter", *AIRFLOW_SERVICES}
     for name in AIRFLOW_SERVICES:
         svc = compose["services"][name]
         assert svc["image"] == "crypto-news-airflow:0.1.0"
@@ -42,7 +42,11 @@ def test_services(compose):
         assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         assert "@postgres:5432/crypto_news" in env["AIRFLOW_CONN_CRYPTO_NEWS_DB"]
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-        assert "CRYPTO_NEWS_HTTP_POOL_SLOTS" in env and "CRYPTO_NEWS_ALERT_WEBHOOK" in env
+        assert "CRYPTO_NEWS_HTTP_POOL_SLOTS" in env and "CRYPTO_NEWS_RUN_DEADLINE_MIN" in env
+        # Airflow's metrics and the pipeline's (which follow Airflow's [metrics]) go to statsd-exporter
+        assert env["AIRFLOW__METRICS__STATSD_ON"] == "true"
+        assert (env["AIRFLOW__METRICS__STATSD_HOST"], env["AIRFLOW__METRICS__STATSD_PORT"]) == ("statsd-exporter",
+                                                                                                "9125")
     commands = {n: compose["services"][n].get("command") for n in AIRFLOW_SERVICES}
     assert commands["airflow-apiserver"] == "api-server"
     assert commands["airflow-scheduler"] == "scheduler"
@@ -70,7 +74,7 @@ def test_images_are_pinned(compose):
     for name, svc in compose["services"].items():
         image = svc["image"]
         assert ":" in image and not image.endswith(":latest"), (name, image)
-        assert re.search(r":\d+\.\d+", image), (name, image)  # major.minor[.patch], never a bare major
+        assert re.search(r":v?\d+\.\d+", image), (name, image)  # major.minor[.patch], never a bare major
     dockerfile = (ROOT / "Dockerfile").read_text()
     froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
     assert froms == ["apache/airflow:3.3.2-python3.11"]
@@ -109,3 +113,77 @@ def test_env_example_has_every_variable_and_no_secret(compose):
     for key, value in example.items():
         if any(word in key for word in ("PASSWORD", "SECRET", "FERNET")):
             assert value == "change-me", key
+
+
+def test_statsd_exporter_and_redis_as_airflow_runs_them(compose):
+    exporter = compose["services"]["statsd-exporter"]
+    assert exporter["image"].startswith("prom/statsd-exporter:v0.")
+    assert "--statsd.listen-udp=:9125" in exporter["command"]
+    assert any(p.endswith(":9102") for p in exporter["ports"])
+    assert compose["services"]["redis"]["image"].startswith("redis:7.2.")
+
+
+AIRFLOW_UID = 50000  # the official image's airflow user (gid 0)
+
+
+def _append_as_airflow_user(path: Path) -> subprocess.CompletedProcess:
+    """What the api-server does first with the simple auth manager (open its passwords file for append and lock
+    it, ``SimpleAuthManager.init``), done as the image's user (uid 50000, gid 0) by the system Python (the project's
+    interpreter lives under /root, out of that user's reach)."""
+    import os
+
+    code = ("import fcntl, sys\n"
+            "with open(sys.argv[1], 'a+') as f:\n"
+            "    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "    f.write('{}')\n")
+
+    def as_airflow_user():
+        os.setgid(0)
+        os.setuid(AIRFLOW_UID)
+
+    return subprocess.run(["/usr/bin/python3", "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                          preexec_fn=as_airflow_user, cwd="/", check=False)
+
+
+def test_the_simple_auth_manager_appends_to_its_passwords_file(tmp_path, monkeypatch):
+    """The operation the next test reproduces as another user is the one Airflow performs."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    path = tmp_path / "simple-auth" / "passwords.json"
+    path.parent.mkdir()
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(path))
+    SimpleAuthManager().init()
+    assert "admin" in path.read_text()
+
+
+def test_the_auth_volume_is_writable_by_the_airflow_user():
+    """Docker creates a named volume's mount point as the image has it, else owned by root: the Dockerfile must
+    create /opt/airflow/simple-auth owned by the airflow user, or the api-server cannot write its passwords file.
+    Reproduced without Docker: in a root-owned directory (what Docker would make) the image's user cannot create
+    the file; in one made as the Dockerfile makes it, it can."""
+    import os
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0 or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs root (to act as the image's user, uid 50000) and /usr/bin/python3")
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "mkdir -p /opt/airflow/simple-auth && chown airflow:root /opt/airflow/simple-auth" in dockerfile
+    base = Path(tempfile.mkdtemp(prefix="cn-auth-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        root_owned = base / "root-owned"
+        root_owned.mkdir(mode=0o755)
+        proc = _append_as_airflow_user(root_owned / "passwords.json")
+        assert proc.returncode != 0 and "PermissionError" in proc.stderr, proc.stderr
+        image_made = base / "image-made"
+        image_made.mkdir()
+        os.chown(image_made, AIRFLOW_UID, 0)
+        image_made.chmod(0o770)
+        proc = _append_as_airflow_user(image_made / "passwords.json")
+        assert proc.returncode == 0, proc.stderr
+        assert (image_made / "passwords.json").stat().st_uid == AIRFLOW_UID
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

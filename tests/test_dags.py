@@ -199,11 +199,11 @@ def _context(exc):
     return {"ti": _TI(), "exception": exc}
 
 
-def test_failure_callback_logs_one_line_and_posts_the_webhook(monkeypatch, caplog):
+def test_failure_callback_logs_one_line_and_sends_nothing(monkeypatch, caplog):
     from crypto_news.orchestration.alerts import on_failure_callback
 
     hook = _Webhook()
-    monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", hook.url)
     try:
         exc = RuntimeError("cannot connect to postgresql://cn:hunter2@db:5432/crypto_news\nsecond line")
         with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
@@ -215,29 +215,126 @@ def test_failure_callback_logs_one_line_and_posts_the_webhook(monkeypatch, caplo
     line = errors[0]
     assert "\n" not in line and "hunter2" not in line
     for part in ("dag=crypto_news_daily", "task=extract_articles[3]", "run=manual__1", "try=2",
-                 "error=RuntimeError: cannot connect to postgresql://cn:***@db", "log=http://airflow.example/"):
+                 "error=RuntimeError: cannot connect to postgresql://cn:***@db"):
         assert part in line, part
-    assert hook.bodies == [{
-        "event": "task_failed", "dag_id": "crypto_news_daily", "task_id": "extract_articles", "run_id": "manual__1",
-        "map_index": 3, "try_number": 2,
-        "error": "RuntimeError: cannot connect to postgresql://cn:***@db:5432/crypto_news second line",
-        "log_url": _TI.log_url,
-    }]
-    assert "s3cr3t-token" not in caplog.text
+    assert hook.bodies == []  # one alert per DAG run comes from the DAG's callback, not one per task
 
 
-def test_failure_callback_never_raises(monkeypatch, caplog):
+def test_failure_callback_never_raises(caplog):
     from crypto_news.orchestration.alerts import on_failure_callback
 
-    hook = _Webhook(status=500)
-    monkeypatch.setenv("CRYPTO_NEWS_ALERT_WEBHOOK", hook.url)
-    monkeypatch.setenv("CRYPTO_NEWS_ALERT_TIMEOUT_S", "1")
-    try:
-        on_failure_callback(_context(ValueError("boom")))  # the webhook answers 500
-    finally:
-        hook.close()
-    on_failure_callback(_context(ValueError("boom")))  # the webhook is gone: connection refused
-    monkeypatch.delenv("CRYPTO_NEWS_ALERT_WEBHOOK")
     on_failure_callback({})  # an empty context still gives one line
     on_failure_callback(None)  # not even a context
-    assert caplog.text.count("crypto-news alert webhook failed") == 2
+    assert caplog.text.count("crypto-news task failed") == 2
+
+
+def test_run_notifier_posts_one_alert_naming_failed_tasks_and_feeds(bag, migrated_db, monkeypatch, caplog):
+    from crypto_news.orchestration.alerts import RunAlertNotifier, connection_target
+    from crypto_news.warehouse import runs
+
+    conn = psycopg2.connect(migrated_db, options="-c search_path=crypto_news")
+    with conn.cursor() as cur:
+        run_id = runs.start_run(conn, "manual__7", "airflow")
+        cur.execute("INSERT INTO feeds (url, name) VALUES ('https://dead.example/feed', 'Dead Wire') "
+                    "RETURNING feed_id")
+        feed_id = cur.fetchone()[0]
+        cur.execute("INSERT INTO feed_fetches (run_id, feed_id, status, error_kind, error, http_status) "
+                    "VALUES (%s, %s, 'error', 'http_error', 'HTTP 404 from https://u:pw@dead.example/feed', 404)",
+                    (run_id, feed_id))
+    conn.commit()
+    runs.record_stage_error(conn, "manual__7", "extract_articles[2]", "TimeoutError: page took too long")
+    conn.commit()
+    runs.finish_run(conn, run_id, [feed_id], failed_stages=["extract_articles[2]"])
+    conn.close()
+
+    hook = _Webhook()
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_DB", migrated_db)
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", hook.url)
+    try:
+        with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
+            RunAlertNotifier()({"dag": bag.dags["crypto_news_daily"], "run_id": "manual__7",
+                                "reason": "task_failure"})
+    finally:
+        hook.close()
+    assert hook.bodies == [{
+        "event": "dag_run_failed", "dag_id": "crypto_news_daily", "run_id": "manual__7", "reason": "task_failure",
+        "deadline": None, "failed_tasks": ["extract_articles[2]"],
+        "failed_feeds": [{"name": "Dead Wire", "error_kind": "http_error",
+                          "error": "HTTP 404 from https://u:***@dead.example/feed"}],
+        "run_status": "failed",
+        "error": "extract_articles[2] failed: TimeoutError: page took too long",
+    }]
+    assert "s3cr3t-token" not in caplog.text
+    assert "alert sent to the Connection 'crypto_news_alerts'" in caplog.text
+
+    class Conn:  # the JSON form of a Connection: the whole URL in host
+        conn_type, host, schema, port = "http", "https://hooks.example/T0/B1", None, None
+    assert connection_target(Conn) == "https://hooks.example/T0/B1"
+
+
+def test_run_notifier_without_a_connection_logs_only_and_a_dead_target_never_raises(monkeypatch, caplog):
+    from crypto_news.orchestration.alerts import RunAlertNotifier
+
+    monkeypatch.delenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", raising=False)
+    with caplog.at_level(logging.INFO, logger="crypto_news.orchestration.alerts"):
+        RunAlertNotifier()({"run_id": "manual__8"})
+    assert "the alert is logged only" in caplog.text
+    hook = _Webhook()
+    url = hook.url
+    hook.close()  # nothing listens there any more
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", url)
+    monkeypatch.setenv("CRYPTO_NEWS_ALERT_TIMEOUT_S", "1")
+    RunAlertNotifier(event="deadline_missed")({"dag_run": {"dag_id": "crypto_news_daily", "run_id": "manual__8"}})
+    assert "crypto-news alert to the Connection 'crypto_news_alerts' failed" in caplog.text
+
+
+def test_daily_dag_alerts_once_per_run_and_has_a_deadline(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from crypto_news.orchestration.alerts import RunAlertNotifier
+
+    monkeypatch.delenv("CRYPTO_NEWS_RUN_DEADLINE_MIN")  # the default: 3 hours after the run was queued
+    dag = DagBag(dag_folder=str(DAGS / "crypto_news_daily.py"), safe_mode=False).dags["crypto_news_daily"]
+    assert [type(cb) for cb in dag.on_failure_callback] == [RunAlertNotifier]
+    [deadline] = dag.deadline
+    assert deadline.interval == timedelta(hours=3)
+    assert deadline.callback.path == "crypto_news.orchestration.alerts.RunAlertNotifier"
+    assert deadline.callback.kwargs == {"event": "deadline_missed"}
+
+
+def test_config_error_fails_the_run_at_once_and_records_why(bag, migrated_db, tmp_path, monkeypatch):
+    """A broken feed list is not transient: start_run fails without a retry, every later task is skipped or fails,
+    and the run's row says failed with the reason (it used to say success)."""
+    from airflow.utils import db as airflow_db
+
+    airflow_db.initdb()
+    bad = tmp_path / "feeds.yml"
+    bad.write_text("feeds:\n  - name: Local file\n    url: file:///etc/passwd\n", encoding="utf-8")
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_DB", migrated_db)
+    monkeypatch.setenv("CRYPTO_NEWS_FEEDS", str(bad))
+    hook = _Webhook()
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_ALERTS", hook.url)
+    try:
+        run = bag.dags["crypto_news_daily"].test()
+    finally:
+        hook.close()
+    assert run.state == "failed"
+    [alert] = hook.bodies  # one alert for the run, although two tasks failed
+    assert alert["event"] == "dag_run_failed" and alert["run_status"] == "failed"
+    assert "start_run" in alert["failed_tasks"]
+    assert alert["error"].startswith("start_run failed: configuration error: ")
+    tries = {ti.task_id: ti.try_number for ti in run.get_task_instances() if ti.task_id == "start_run"}
+    assert tries == {"start_run": 1}  # no retry
+    conn = psycopg2.connect(migrated_db)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT trigger, status, failed_stages, error FROM crypto_news.pipeline_runs")
+        rows = cur.fetchall()
+        cur.execute("SELECT status, failed_stages FROM crypto_news.v_pipeline_runs")
+        view = cur.fetchall()
+    conn.close()
+    assert len(rows) == 1
+    trigger, status, failed, error = rows[0]
+    assert (trigger, status) == ("airflow", "failed")
+    assert failed == ["start_run"]
+    assert error.startswith("start_run failed: configuration error: ") and "'url' must be an http(s) URL" in error
+    assert view == [("failed", failed)]

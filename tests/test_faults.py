@@ -259,7 +259,19 @@ def test_database_restart_mid_extraction_run_finishes_with_the_same_tables(http_
 # ------------------------------------------------------------------------------------------------ the run is killed
 
 
-def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, tmp_path):
+@pytest.fixture
+def run_lock_held_elsewhere(db_url):
+    """The project's run lock held by a run on another database of the same server, as when another checkout's
+    tests or pipeline run at the same time: the lock is per database, so nothing here may notice it."""
+    from crypto_news.warehouse import migrations, runlock
+
+    with temporary_database() as other:
+        migrations.migrate(other)
+        with runlock.run_lock(other):
+            yield
+
+
+def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, tmp_path, run_lock_held_elsewhere):
     site = GeneratedSite(http_server, latency=0.15)
     feeds = write_feed_list(tmp_path / "feeds.yml", {"Generated Wire": site.feed_url})
     proc = cli(["run", "--json", "--feeds", str(feeds)], {"CRYPTO_NEWS_DB_URL": migrated_db}, start_new_session=True)

@@ -84,8 +84,9 @@ def test_view_definitions_are_repeatable(db_url, tmp_path):
                                                               for p in sorted((sql / "views").glob("*.sql"))]
     assert migrations.migrate(db_url, sql / "migrations") == []
     runs = sql / "views" / "50_v_pipeline_runs.sql"
-    runs.write_text(runs.read_text().replace("    r.error\nFROM pipeline_runs r;",
-                                             "    r.error,\n    r.summary IS NOT NULL AS has_summary\nFROM pipeline_runs r;"))
+    runs.write_text(runs.read_text().replace("    r.failed_stages\nFROM pipeline_runs r;",
+                                             "    r.failed_stages,\n    r.summary IS NOT NULL AS has_summary\n"
+                                             "FROM pipeline_runs r;"))
     assert "views/50_v_pipeline_runs.sql" in migrations.migrate(db_url, sql / "migrations")
     assert migrations.migrate(db_url, sql / "migrations") == []
     conn = psycopg2.connect(db_url)

@@ -147,6 +147,14 @@ def test_cli_run_json_and_exit_codes(migrated_db, http_server, tmp_path):
     assert out["status"] == "success" and out["articles_new"] == 6
     assert {tuple(sorted(f)) for f in out["feeds"]} == {
         ("error", "error_kind", "items_new", "items_seen", "name", "status", "url")}
+    # progress on stderr (not a terminal: lines), without -v; the last one of each stage says it is complete
+    progress = [line.split("crypto_news.progress: ", 1)[1] for line in proc.stderr.splitlines()
+                if "crypto_news.progress: " in line]
+    assert "fetch_feeds: 2/2 feeds (100 %)" in "\n".join(progress), proc.stderr
+    assert any(line.startswith("extract: 6/6 articles (100 %), ") for line in progress), proc.stderr
+    assert any(line.startswith("classify: ") for line in progress), proc.stderr
+    quiet = _cli(["-q", "run", "--json", "--feeds", str(feeds)], env)
+    assert quiet.returncode == 0 and "crypto_news.progress" not in quiet.stderr
 
     dead = write_feed_list(tmp_path / "dead.yml", {"Nowhere": "http://127.0.0.1:9/feed"})
     proc = _cli(["run", "--feeds", str(dead)], env)

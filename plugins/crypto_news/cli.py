@@ -101,8 +101,9 @@ def cmd_run(args, settings):
     from . import pipeline
     from .warehouse import runlock
 
-    url = resolve_db_url(settings)
     feeds = Path(args.feeds) if args.feeds else settings.feeds_file
+    pipeline.check_config(feeds)  # a configuration error stops here, before a run is recorded
+    url = resolve_db_url(settings)
     try:
         summary = pipeline.run(url, feeds, settings)
     except runlock.RunInProgress as exc:
@@ -284,13 +285,13 @@ def _masked(url: str) -> str:
 
 def cmd_airflow_run(args, settings):
     """Run the daily DAG once through Airflow (``airflow dags test``) with a throwaway local Airflow home."""
+    from . import pipeline
     from .warehouse import db, migrations, runs
 
+    feeds = Path(args.feeds or settings.feeds_file).resolve()
+    pipeline.check_config(feeds)  # before anything starts: a configuration error is one line and exit 2
     url = resolve_db_url(settings)
     migrations.migrate(url)
-    feeds = Path(args.feeds or settings.feeds_file).resolve()
-    if not feeds.exists():
-        raise CliError(f"feed list not found: {feeds}")
     home = PROJECT_ROOT / ".local" / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     airflow = Path(sys.executable).parent / "airflow"
@@ -300,9 +301,20 @@ def cmd_airflow_run(args, settings):
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        # INFO for the pipeline's own lines (each task's start and end, feeds, progress of long stages); Airflow's
+        # internals at WARNING, and not the deprecation and optional-package warnings of its dependencies
+        # (graphviz, pathspec, httpx), which say nothing about this run. The task process's stdlib handler
+        # filters at LOGGING_LEVEL, so the pipeline's INFO lines need it at INFO.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL",
+                                                          "WARNING" if args.quiet else "INFO"),
+        "AIRFLOW__LOGGING__NAMESPACE_LEVELS": os.environ.get(
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS",
+            "" if args.verbose else "airflow=WARNING task=WARNING py.warnings=ERROR"),
         "AIRFLOW_CONN_CRYPTO_NEWS_DB": url,
         "CRYPTO_NEWS_FEEDS": str(feeds),
+        # no deadline: a single local run has nobody to tell, and Airflow 3.3.2's `dags test` cannot finish a
+        # run of a DAG with one (it looks the deadline up by its definition instead of its stored id)
+        "CRYPTO_NEWS_RUN_DEADLINE_MIN": "0",
         "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.pop("CRYPTO_NEWS_DB_URL", None)  # the DAG must use the Airflow Connection
@@ -321,6 +333,11 @@ def cmd_airflow_run(args, settings):
                           env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise CliError("airflow pools set failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:]), 1)
+    conn = db.connect(url)
+    try:
+        last_before = runs.latest_run_id(conn, "airflow")
+    finally:
+        conn.close()
     dag_run = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
                              stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
     conn = db.connect(url)
@@ -328,22 +345,45 @@ def cmd_airflow_run(args, settings):
         summary = runs.load_run_summary(conn, trigger="airflow")
     finally:
         conn.close()
-    if summary is None:
-        raise CliError(f"the Airflow run recorded no summary (airflow exited {dag_run.returncode})", 1)
+    if summary is None or summary.get("run_id") == last_before:  # an older run's summary would mislead
+        raise CliError(f"the Airflow DAG run failed before recording a run (airflow exited {dag_run.returncode}); "
+                       "see the log above", 1)
     print(json.dumps(_json_summary(summary)) if args.json else format_summary(summary))
     code = _exit_for(summary)
     if dag_run.returncode != 0 and code == 0:
-        print(f"crypto-news: the Airflow DAG run failed (exit {dag_run.returncode}); see the log above",
-              file=sys.stderr)
+        print(f"crypto-news: the Airflow DAG run failed (exit {dag_run.returncode}) after recording run "
+              f"{summary['run_id']} as {summary['status']}; see the log above", file=sys.stderr)
         code = 1
     return code
+
+
+def cmd_airflow_local(args, settings):
+    """Airflow on this machine, without Docker: ``start`` (the UI on 127.0.0.1, the DAGs scheduled) or ``stop``."""
+    from .orchestration import local
+
+    try:
+        if args.action == "stop":
+            stopped = local.stop()
+            print(f"stopped: {', '.join(stopped)}" if stopped else "local Airflow is not running")
+            return 0
+        from .warehouse import migrations
+
+        url = resolve_db_url(settings)
+        migrations.migrate(url)
+        ui = local.start(url, port=args.port, pool_slots=args.pool_slots)
+    except local.LocalAirflowError as exc:
+        raise CliError(str(exc), 1) from None
+    print(f"Airflow is running: {ui} (no login; LocalExecutor, {local.parallelism()} task processes; "
+          f"logs in {local.HOME / 'logs'}); stop it with: make airflow-stop")
+    return 0
 
 
 # --- entry point ------------------------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crypto-news", description=__doc__.split("\n\n")[0])
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each stage does to stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (errors and warnings only)")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
@@ -357,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--feeds", help="feed list (default: CRYPTO_NEWS_FEEDS or config/feeds.yml)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_airflow_run)
+
+    al = sub.add_parser("airflow-local", help="Airflow on this machine without Docker: start (UI on 127.0.0.1) "
+                                              "or stop (make airflow / make airflow-stop)")
+    al.add_argument("action", choices=["start", "stop"])
+    al.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT") or 8080))
+    al.add_argument("--pool-slots", type=int, default=2, help="slots of the pool crypto_news_http (default 2)")
+    al.set_defaults(func=cmd_airflow_local)
 
     s = sub.add_parser("summary", help="print the summary of the latest (or a given) run")
     s.add_argument("--run-id", type=int)
@@ -421,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    if not args.quiet:  # long stages say how far they are (a bar on a terminal, else a line every 10 % or 10 s)
+        logging.getLogger("crypto_news.progress").setLevel(logging.INFO)
     import psycopg2
 
     from .warehouse.db import DatabaseError, register_secret

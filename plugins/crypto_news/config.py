@@ -17,6 +17,11 @@ DEFAULT_FEEDS_FILE = PROJECT_ROOT / "config" / "feeds.yml"
 DEFAULT_CONTACT = "https://example.org/crypto-news"
 
 
+class ConfigError(ValueError):
+    """Bad configuration (a setting, the feed list, a missing Connection): no retry can fix it, so the run stops
+    before it starts, the command line exits 2 and Airflow fails the task without retrying."""
+
+
 def read_yaml(path: Path):
     """A reviewed YAML file's content (taxonomy, entities), parsed by libyaml when PyYAML was built with it: the
     same result as ``yaml.safe_load``, about eight times faster, which every worker process pays at start."""
@@ -33,9 +38,9 @@ def _env_int(env, name: str, default: int, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 
@@ -49,16 +54,42 @@ def _env_float(env, name: str, default: float, low: float | None = None, high: f
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if above is not None and value <= above:
-        raise ValueError(f"{name} must be greater than {above:g}, got {raw!r}")
+        raise ConfigError(f"{name} must be greater than {above:g}, got {raw!r}")
     if (low is not None and value < low) or (high is not None and value > high):
         span = f"in [{low:g}, {high:g}]" if low is not None and high is not None else \
             f"at least {low:g}" if low is not None else f"at most {high:g}"
-        raise ValueError(f"{name} must be a number {span}, got {raw!r}")
+        raise ConfigError(f"{name} must be a number {span}, got {raw!r}")
     return value
+
+
+def _statsd_prefix(raw: str) -> str:
+    if not all(part and part.replace("_", "").replace("-", "").isalnum() for part in raw.split(".")):
+        raise ConfigError(f"CRYPTO_NEWS_STATSD_PREFIX must be dot-separated names of letters, digits, _ or -, "
+                          f"got {raw!r}")
+    return raw
+
+
+# Data-quality checks and what a failing one does by default: "fail" fails the run's checks task, "warn" only
+# reports it, "off" skips it. Each is set by CRYPTO_NEWS_CHECK_<NAME> (e.g. CRYPTO_NEWS_CHECK_FEEDS_DEAD=fail).
+CHECK_SEVERITY_DEFAULTS = {
+    "canonical_url": "fail", "label_set": "fail", "published_future": "fail", "extract_rate": "fail",
+    "feed_succeeded": "fail", "feeds_dead": "warn", "page_share_7d": "fail", "new_articles_7d": "warn",
+}
+
+
+def _check_severity(env) -> tuple[tuple[str, str], ...]:
+    out = []
+    for check, default in CHECK_SEVERITY_DEFAULTS.items():
+        name = f"CRYPTO_NEWS_CHECK_{check.upper()}"
+        value = env.get(name, "").strip().lower() or default
+        if value not in ("fail", "warn", "off"):
+            raise ConfigError(f"{name} must be fail, warn or off, got {value!r}")
+        out.append((check, value))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,13 @@ class Settings:
     max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
+    dead_feed_runs: int = 3  # CRYPTO_NEWS_DEAD_FEED_RUNS: a feed failing this many fetches in a row is dead
+    dead_feed_days: float = 3.0  # CRYPTO_NEWS_DEAD_FEED_DAYS: ... or without a successful fetch for this long
+    drop_ratio: float = 2.0  # CRYPTO_NEWS_CHECK_DROP_RATIO: the 7-day checks fail below baseline / this ratio
+    check_severity: tuple = tuple(CHECK_SEVERITY_DEFAULTS.items())  # CRYPTO_NEWS_CHECK_<NAME>: fail|warn|off
+    statsd_host: str = ""  # CRYPTO_NEWS_STATSD_HOST: metrics over StatsD (off when empty; docs/METRICS.md)
+    statsd_port: int = 8125  # CRYPTO_NEWS_STATSD_PORT
+    statsd_prefix: str = "crypto_news"  # CRYPTO_NEWS_STATSD_PREFIX
 
     @property
     def ua(self) -> str:
@@ -123,5 +161,12 @@ class Settings:
             min_extract_rate=_env_float(env, "CRYPTO_NEWS_MIN_EXTRACT_RATE", 0.0, low=0.0, high=1.0),
             archive_days=_env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90, minimum=1),
             archive_max_mb=_env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0, above=0.0, high=1e9),
+            dead_feed_runs=_env_int(env, "CRYPTO_NEWS_DEAD_FEED_RUNS", 3, minimum=1),
+            dead_feed_days=_env_float(env, "CRYPTO_NEWS_DEAD_FEED_DAYS", 3.0, low=0.0),
+            drop_ratio=_env_float(env, "CRYPTO_NEWS_CHECK_DROP_RATIO", 2.0, low=1.0),
+            check_severity=_check_severity(env),
+            statsd_host=env.get("CRYPTO_NEWS_STATSD_HOST", "").strip(),
+            statsd_port=_env_int(env, "CRYPTO_NEWS_STATSD_PORT", 8125, minimum=1),
+            statsd_prefix=_statsd_prefix(env.get("CRYPTO_NEWS_STATSD_PREFIX", "").strip() or "crypto_news"),
         )
         return replace(s, **overrides) if overrides else s

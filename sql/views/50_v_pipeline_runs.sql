@@ -18,7 +18,8 @@ SELECT
     r.articles_extracted,
     r.articles_classified,
     r.labels_written,
-    r.error
+    r.error,
+    r.failed_stages
 FROM pipeline_runs r;
 
 COMMENT ON VIEW v_pipeline_runs IS 'Pipeline runs with duration, counters and status (the run summary JSON left out).';
@@ -39,4 +40,5 @@ COMMENT ON COLUMN v_pipeline_runs.articles_new IS 'New articles.';
 COMMENT ON COLUMN v_pipeline_runs.articles_extracted IS 'Articles extracted.';
 COMMENT ON COLUMN v_pipeline_runs.articles_classified IS 'Articles classified.';
 COMMENT ON COLUMN v_pipeline_runs.labels_written IS 'Label rows written.';
-COMMENT ON COLUMN v_pipeline_runs.error IS 'Why the run failed, else NULL.';
+COMMENT ON COLUMN v_pipeline_runs.error IS 'Why the run failed (the failed tasks or stages and their errors, or every feed failing), else NULL.';
+COMMENT ON COLUMN v_pipeline_runs.failed_stages IS 'Tasks or stages that failed in this run (empty when none did).';

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
+from ..config import ConfigError
 from ..model import FeedSpec
 from ..text import http_url
 from .urls import link_problem
@@ -17,8 +18,15 @@ _MARKUP = re.compile(r"[<>]")
 ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site"}
 
 
-class FeedListError(ValueError):
-    pass
+class FeedListError(ConfigError):
+    """The feed list cannot be used as it is: a configuration error (never retried)."""
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """The parser's complaint on one line with where it is (line and column count from 1)."""
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def _shown(value) -> str:
@@ -56,7 +64,7 @@ def load_feed_list(path: str | Path) -> list[FeedSpec]:
     except FileNotFoundError:
         raise FeedListError(f"feed list not found: {path}") from None
     except yaml.YAMLError as exc:
-        raise FeedListError(f"feed list {path} is not valid YAML: {exc}") from None
+        raise FeedListError(f"feed list {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("feeds"), list):
         raise FeedListError(f"feed list {path} must have a top-level 'feeds:' list")
     specs, seen = [], set()

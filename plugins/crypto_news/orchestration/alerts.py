@@ -1,15 +1,18 @@
-"""Failure alerts for the crypto-news DAGs: ``on_failure_callback`` logs one line and, optionally, posts a webhook.
+"""Alerts for the crypto-news DAGs, the Airflow way.
 
-The callback runs where the task ran, after its last try failed (retries do not alert). It
+* :class:`RunAlertNotifier` (a ``BaseNotifier``): ONE alert per DAG run, set as the DAG's ``on_failure_callback``
+  (so a run with many failed mapped tasks alerts once) and as the callback of its deadline (a late or stuck run).
+  It POSTs a small JSON object to the URL of the Airflow Connection ``crypto_news_alerts``
+  (``{"event", "dag_id", "run_id", "reason", "failed_tasks", "failed_feeds", "run_status", "error"}``): the failed
+  tasks come from Airflow, the failed feeds and the run's error from the warehouse. Without that Connection it logs
+  the alert only. The POST goes through the pipeline's own HTTP client (the address guard of every fetch, a
+  deadline, no redirect followed); the target's URL is never logged, only its host (the path often holds a token).
+* :func:`on_failure_callback`, every task's callback: ONE log line in the task's log after its last try failed
+  (``crypto-news task failed: dag=... task=... run=... try=N error=<Type: message>``); no message is sent from
+  there, so a run whose fifty extraction batches fail does not send fifty alerts.
 
-* logs ONE line: ``crypto-news task failed: dag=... task=... run=... try=N error=<Type: message> log=<url>``;
-* when ``CRYPTO_NEWS_ALERT_WEBHOOK`` is set (off by default), POSTs a small JSON object to it
-  (``{"event": "task_failed", "dag_id", "task_id", "run_id", "map_index", "try_number", "error", "log_url"}``)
-  with a short timeout (``CRYPTO_NEWS_ALERT_TIMEOUT_S``, default 5 s), and logs whether that worked.
-
-It never raises: an alert that fails must not hide the task's own error. The payload carries no secrets: no
-connection, no configuration, and any ``user:password@`` in the error text is masked. The webhook URL itself is
-never logged (it often embeds a token).
+Neither ever raises: an alert that fails must not hide the run's own error. Payloads carry no connection or
+configuration, and any ``user:password@`` or ``password=...`` in error text is masked.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from airflow.sdk import BaseNotifier
+
 log = logging.getLogger(__name__)
 
-WEBHOOK_ENV = "CRYPTO_NEWS_ALERT_WEBHOOK"
 TIMEOUT_ENV = "CRYPTO_NEWS_ALERT_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 5.0
 MAX_ERROR_CHARS = 300
@@ -109,23 +113,154 @@ def _failure(exc: BaseException, url: str) -> str:
 
 
 def on_failure_callback(context) -> None:
-    """Airflow ``on_failure_callback``: one log line, then the optional webhook. Never raises."""
+    """Airflow task ``on_failure_callback``: one log line in the task's log. Never raises."""
     try:
         p = failure_payload(context)
         task = p["task_id"] if p["map_index"] is None else f"{p['task_id']}[{p['map_index']}]"
-        log.error("crypto-news task failed: dag=%s task=%s run=%s try=%s error=%s log=%s",
-                  p["dag_id"], task, p["run_id"], p["try_number"], p["error"] or "-", p["log_url"] or "-")
+        log.error("crypto-news task failed: dag=%s task=%s run=%s try=%s error=%s",
+                  p["dag_id"], task, p["run_id"], p["try_number"], p["error"] or "-")
     except Exception as exc:  # noqa: BLE001 - the context was not what we expected: still say something
         log.error("crypto-news task failed (alert context unreadable: %s)", error_line(exc))
-        return
-    url = (os.environ.get(WEBHOOK_ENV) or "").strip()
-    if not url:
-        return
+
+
+ALERT_CONN_ID = "crypto_news_alerts"
+
+
+def connection_target(conn) -> str:
+    """The URL an Airflow Connection names: its host when that is a whole URL (``{"conn_type": "http", "host":
+    "https://hooks.example/T0/B1"}``), else scheme (conn_type http or https), host, port and path (the URI form
+    ``AIRFLOW_CONN_CRYPTO_NEWS_ALERTS=https://hooks.example/T0/B1`` puts the path in ``schema``)."""
+    host = (conn.host or "").strip()
+    path = (conn.schema or "").strip().lstrip("/")
+    if "://" in host:
+        return host + (f"/{path}" if path else "")
+    scheme = conn.conn_type if conn.conn_type in ("http", "https") else "https"
+    port = f":{conn.port}" if conn.port else ""
+    return f"{scheme}://{host}{port}/{path}"
+
+
+def _alert_url(conn_id: str) -> str | None:
+    from airflow.sdk import Connection
+
     try:
-        post_webhook(url, p, _timeout())
-        log.info("crypto-news alert posted to the webhook")
-    except Exception as exc:  # noqa: BLE001 - an alert must never fail the callback
-        log.warning("crypto-news alert webhook failed: %s", _failure(exc, url))
+        conn = Connection.get(conn_id)
+    except Exception:  # noqa: BLE001 - not defined: alerts go to the log only
+        return None
+    return connection_target(conn)
+
+
+def _field(obj, key):
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    try:
+        return getattr(obj, key, None)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _failed_tasks_from_airflow(dag_id: str, run_id: str) -> list[str] | None:
+    """Failed tasks of a DAG run as Airflow knows them (through the execution API where this runs under a
+    supervisor: the dag-processor, a task); None where that is not available."""
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        from .tasks import FAILED_STATES
+
+        states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+        return sorted(k for k, v in states.items() if getattr(v, "value", v) in FAILED_STATES)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _warehouse_run(run_key: str) -> dict | None:
+    """The run's row as the warehouse recorded it (status, error, failed stages, failed feeds)."""
+    try:
+        from ..warehouse import db
+        from . import connection
+
+        conn = db.connect(connection.db_url(), application_name="crypto-news alert")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT status, error, failed_stages, summary FROM pipeline_runs WHERE run_key = %s",
+                            (run_key,))
+                row = cur.fetchone()
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - the database may be what failed
+        return None
+    if row is None:
+        return None
+    status, error, stages, summary = row
+    feeds = [{"name": f.get("name"), "error_kind": f.get("error_kind"), "error": error_line(f.get("error"))}
+             for f in (summary or {}).get("feeds", []) if f.get("status") == "error"]
+    return {"status": status, "error": error, "failed_stages": list(stages or []), "failed_feeds": feeds}
+
+
+def run_alert_payload(context, event: str) -> dict:
+    """The alert of one DAG run, read defensively from a DAG-level callback context (or a deadline's)."""
+    context = context or {}
+    dag_run = context.get("dag_run")
+    dag_id = _field(context.get("dag"), "dag_id") or _field(dag_run, "dag_id")
+    run_id = context.get("run_id") or _field(dag_run, "run_id") or _field(dag_run, "dag_run_id")
+    run = _warehouse_run(run_id) if run_id else None
+    tasks = _failed_tasks_from_airflow(dag_id, run_id) if dag_id and run_id else None
+    if tasks is None:
+        tasks = (run or {}).get("failed_stages", [])
+    deadline = context.get("deadline") or {}
+    return {
+        "event": event,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "reason": error_line(context.get("reason")) if context.get("reason") else None,
+        "deadline": str(_field(deadline, "deadline_time")) if _field(deadline, "deadline_time") else None,
+        "failed_tasks": tasks,
+        "failed_feeds": (run or {}).get("failed_feeds", []),
+        "run_status": (run or {}).get("status"),
+        "error": error_line((run or {}).get("error")),
+    }
+
+
+class RunAlertNotifier(BaseNotifier):
+    """One alert per DAG run to the URL of an Airflow Connection (see the module doc). ``event`` says what
+    happened: ``dag_run_failed`` (the DAG's on_failure_callback) or ``deadline_missed`` (its deadline)."""
+
+    template_fields = ()
+
+    def __init__(self, conn_id: str = ALERT_CONN_ID, event: str = "dag_run_failed", context=None, **_):
+        super().__init__(context=context)
+        self.conn_id = conn_id
+        self.event = event
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        """Nothing to render (no templated fields), and the DAG in a callback's context is not always one that
+        can make a template environment (``dags test`` hands over its serialized form)."""
+
+    def notify(self, context) -> None:
+        try:
+            payload = run_alert_payload(context, self.event)
+            log.error("crypto-news alert: %s dag=%s run=%s failed_tasks=%s failed_feeds=%s error=%s", self.event,
+                      payload["dag_id"], payload["run_id"], ",".join(payload["failed_tasks"]) or "-",
+                      ",".join(f["name"] or "?" for f in payload["failed_feeds"]) or "-", payload["error"] or "-")
+        except Exception as exc:  # noqa: BLE001 - still say something
+            log.error("crypto-news alert: %s (context unreadable: %s)", self.event, error_line(exc))
+            return
+        url = _alert_url(self.conn_id)
+        if url is None:
+            log.info("no Airflow Connection %r: the alert is logged only", self.conn_id)
+            return
+        try:
+            post_webhook(url, payload, _timeout())
+            log.info("crypto-news alert sent to the Connection %r", self.conn_id)
+        except Exception as exc:  # noqa: BLE001 - an alert must never fail the callback
+            log.warning("crypto-news alert to the Connection %r failed: %s", self.conn_id, _failure(exc, url))
+
+    async def async_notify(self, context) -> None:
+        """The deadline's callback runs in the triggerer, which awaits it: the blocking POST runs in a thread."""
+        import asyncio
+
+        await asyncio.to_thread(self.notify, context)
 
 
 def default_args(retries: int, max_retry_delay, execution_timeout, retry_delay=None) -> dict:
@@ -141,3 +276,29 @@ def default_args(retries: int, max_retry_delay, execution_timeout, retry_delay=N
         "execution_timeout": execution_timeout,
         "on_failure_callback": on_failure_callback,
     }
+
+
+DEADLINE_ENV = "CRYPTO_NEWS_RUN_DEADLINE_MIN"
+
+
+def run_alerts(default_deadline_min: int | None = None) -> dict:
+    """DAG arguments for the run-level alerts: the notifier as the DAG's ``on_failure_callback`` and, when a
+    deadline applies (``CRYPTO_NEWS_RUN_DEADLINE_MIN`` minutes after the run was queued, else the DAG's default;
+    0 turns it off), an Airflow deadline whose miss sends a ``deadline_missed`` alert through the same notifier
+    (run by the triggerer)."""
+    from datetime import timedelta
+
+    args: dict = {"on_failure_callback": [RunAlertNotifier()]}
+    raw = (os.environ.get(DEADLINE_ENV) or "").strip()
+    try:
+        minutes = int(raw) if raw else default_deadline_min
+    except ValueError:
+        minutes = default_deadline_min
+    if minutes:
+        from airflow.sdk.definitions.callback import AsyncCallback
+        from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+        args["deadline"] = DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=minutes),
+            callback=AsyncCallback(RunAlertNotifier, kwargs={"event": "deadline_missed"}), name="run_deadline")
+    return args

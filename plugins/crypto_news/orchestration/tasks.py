@@ -2,7 +2,14 @@
 ``crypto-news run`` runs it, with the settings read once per task and the run lock held (shared) while it works.
 
 A stage whose result is a verdict on the data (the run failed, a quality check failed) fails its task without
-retries: retrying would find the same.
+retries: retrying would find the same; so does a configuration error (:class:`~crypto_news.config.ConfigError`).
+
+The run's row tells the truth whatever task failed: a task that raises notes its error on the row at once
+(``stage_errors``, under its label such as ``extract_articles[3]``), before Airflow learns of the failure; the
+stage that records the run asks Airflow which tasks ended failed (:func:`failed_tasks`) and records the run failed
+with each one's error; a check failing after that turns the recorded run failed. The error is written from inside
+the task rather than by an ``on_failure_callback`` because Airflow reports a task's final state before it runs the
+callbacks: the recording stage could start before the callback had written.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 from ..pipeline.stages import Batch, RunContext, stage
 from . import connection
 
@@ -32,15 +39,60 @@ def run_stage(name: str, run: int | None = None, feed_ids: list[int] | None = No
     from ..warehouse import migrations, runlock
 
     s = stage(name)
-    ctx = _context(run, feed_ids, params, run_key)
-    if s.provides == "run_id":  # the first stage: the lock reads the runs table, which must exist
-        migrations.migrate(ctx.db_url)
-    with runlock.run_lock(ctx.db_url, shared=True):
-        result = s.call(ctx, batch)
+    try:
+        ctx = _context(run, feed_ids, params, run_key)
+        if s.provides == "run_id":  # the first stage: the lock reads the runs table, which must exist
+            migrations.migrate(ctx.db_url)
+        kwargs = {}
+        if s.records_run:
+            if ctx.run_id is None:  # start_run failed: its row (made before it failed, or now) records why
+                ctx.run_id = _run_for_key(ctx.db_url, run_key)
+            from airflow.sdk import get_current_context
+
+            kwargs["failed_stages"] = failed_tasks(get_current_context())
+        with runlock.run_lock(ctx.db_url, shared=True):
+            result = s.call(ctx, batch, **kwargs)
+    except ConfigError as exc:
+        record_failure(exc)
+        raise AirflowFailException(f"configuration error: {exc}") from None
+    except Exception as exc:
+        record_failure(exc)
+        raise
     message = s.verdict(result) if s.verdict else None
     if message:
+        if _after_recording(s) and run is not None:  # the recorded run must not say success
+            _mark_failed(ctx.db_url, run, s.name, message)
         raise AirflowFailException(message)
     return s.report(result) if s.report else result
+
+
+def _after_recording(s) -> bool:
+    from ..pipeline.stages import STAGES
+
+    names = [x.name for x in STAGES]
+    recorder = next(i for i, x in enumerate(STAGES) if x.records_run)
+    return names.index(s.name) > recorder
+
+
+def _run_for_key(db_url: str, run_key: str | None) -> int:
+    assert run_key is not None, "a DAG task always knows its run id"
+    from ..warehouse import db, runs
+
+    conn = db.connect(db_url)
+    try:
+        return runs.run_for_key(conn, run_key, "airflow")
+    finally:
+        conn.close()
+
+
+def _mark_failed(db_url: str, run_id: int, stage_name: str, message: str) -> None:
+    from ..warehouse import db, runs
+
+    conn = db.connect(db_url)
+    try:
+        runs.mark_failed(conn, run_id, stage_name, message)
+    finally:
+        conn.close()
 
 
 def plan_stage(name: str, run: int | None = None, feed_ids: list[int] | None = None,
@@ -48,4 +100,63 @@ def plan_stage(name: str, run: int | None = None, feed_ids: list[int] | None = N
     """The batches of mapped stage ``name``, one task each."""
     s = stage(name)
     assert s.plan is not None, f"stage {name} is not mapped"
-    return s.plan(_context(run, feed_ids, params, None))
+    try:
+        return s.plan(_context(run, feed_ids, params, None))
+    except Exception as exc:
+        record_failure(exc)
+        raise
+
+
+FAILED_STATES = frozenset({"failed"})  # upstream_failed and skipped are consequences, not causes
+
+
+def task_label(task_id: str, map_index: int | None) -> str:
+    return f"{task_id}[{map_index}]" if isinstance(map_index, int) and map_index >= 0 else task_id
+
+
+def record_failure(exc: BaseException) -> None:
+    """Note the current task's error on its run's row. Never raises: the task's own error matters more."""
+    from .alerts import error_line
+
+    try:
+        from airflow.sdk import get_current_context
+
+        from ..warehouse import db, runs
+        from . import connection
+
+        context = get_current_context()
+        ti = context["ti"]
+        label = task_label(ti.task_id, getattr(ti, "map_index", None))
+        url = connection.db_url()
+        conn = db.connect(url)
+        try:
+            why = f"configuration error: {exc}" if isinstance(exc, ConfigError) else error_line(exc) or ""
+            runs.record_stage_error(conn, context["run_id"], label, db.mask_secrets(why, url))
+            conn.commit()
+        finally:
+            conn.close()
+    except Exception as err:  # noqa: BLE001 - the database may be what failed
+        log.warning("could not record the task's error on the run: %s", error_line(err))
+
+
+def failed_tasks(context) -> list[str]:
+    """Labels of the tasks of this DAG run that ended failed so far (``sync_feeds``, ``extract_articles[3]``), in
+    the DAG's task order."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    ti = context["ti"]
+    states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    order = {task_id: i for i, task_id in enumerate(context["dag"].task_dict)}
+    found = []
+    for key, state in states.items():
+        if str(state) not in FAILED_STATES and getattr(state, "value", None) not in FAILED_STATES:
+            continue
+        task_id, map_index = key, None
+        if key not in order:  # a mapped task instance: "<task_id>_<map_index>"
+            base, _, index = key.rpartition("_")
+            if base in order and index.isdigit():
+                task_id, map_index = base, int(index)
+        if task_id == ti.task_id:
+            continue
+        found.append((order.get(task_id, len(order)), map_index or 0, task_label(task_id, map_index)))
+    return [label for *_, label in sorted(found)]

@@ -23,14 +23,15 @@ _EXPORTS = {
     "with_db_retries": "runner", "classify_articles": "stage_classify", "extract_articles": "stage_extract",
     "process_page": "stage_extract", "reextract_articles": "stage_extract", "fetch_feeds": "stage_feeds",
     "fetch_one_feed": "stage_feeds", "sync_feeds": "stage_feeds", "finish_run": "stage_runs",
-    "start_run": "stage_runs",
+    "start_run": "stage_runs", "check_config": "preflight",
 }
-__all__ = ["classify_articles", "extract_articles", "fetch_feeds", "fetch_one_feed", "finish_run",
+__all__ = ["check_config", "classify_articles", "extract_articles", "fetch_feeds", "fetch_one_feed", "finish_run",
            "plan_extraction_batches", "plan_feed_batches", "process_page", "reextract_articles", "run", "start_run",
            "sync_feeds", "with_db_retries"]
 
 if TYPE_CHECKING:
     from .planning import plan_extraction_batches, plan_feed_batches
+    from .preflight import check_config
     from .runner import run, with_db_retries
     from .stage_classify import classify_articles
     from .stage_extract import extract_articles, process_page, reextract_articles

@@ -76,6 +76,7 @@ def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | 
                 failed = stage.verdict(result) if stage.verdict else None
                 if failed:
                     summary.setdefault("failed_checks", []).append(failed)
+                    _mark_failed(ctx, stage.name, failed, summary)
         assert summary is not None, "no stage recorded the run"
         return summary
 
@@ -88,3 +89,18 @@ def _record_failure(ctx: RunContext, exc: BaseException, timings: dict) -> None:
                       stage_seconds=timings)
     except Exception:  # the database itself may be what failed; the original error matters more
         log.exception("could not record the failed run")
+
+
+def _mark_failed(ctx: RunContext, stage_name: str, message: str, summary: dict) -> None:
+    """A check failing after the run was recorded turns the recorded run failed, as in the DAG: the row must not say
+    success for a run whose checks failed."""
+    from ..warehouse import runs
+
+    assert ctx.run_id is not None, "a check runs on a recorded run"
+    conn = db.connect(ctx.db_url)
+    try:
+        error = runs.mark_failed(conn, ctx.run_id, stage_name, message)
+    finally:
+        conn.close()
+    summary.update(status="failed", error=error)
+    summary["failed_stages"] = [*summary.get("failed_stages", []), stage_name]

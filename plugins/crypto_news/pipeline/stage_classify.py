@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future
 
+from .. import metrics
 from ..config import Settings
+from ..progress import Progress
 from ..warehouse import db, labels, marts, runs
 from .workers import worker_pool
 
 CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
 
 
+@metrics.stage_timer("classify")
 def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 2000,
                       workers: int | None = None) -> dict:
     """Label every article that has no labels from the current classifier version (new, re-extracted, or labelled
@@ -35,6 +38,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
         raise
     counts = {"articles": 0, "labels": 0, "entities": 0}
     pool = None
+    progress = Progress("classify", None)
 
     def write(pairs):
         with writer.cursor() as wcur:
@@ -44,6 +48,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
         counts["articles"] += len(pairs)
         counts["labels"] += n_labels
         counts["entities"] += n_entities
+        progress.advance(len(pairs))
 
     try:
         if workers > 1:  # a backlog (at least a full batch) is worth the workers: start them while the query runs
@@ -73,6 +78,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
         marts.refresh_aggregates(writer)
         return counts
     finally:
+        progress.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         reader.close()

@@ -10,11 +10,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 
-from .. import dedup
+from .. import dedup, metrics
 from ..config import Settings
 from ..extract import trusted_date
 from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
+from ..progress import Progress
 from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise, word_count
 from ..warehouse import archive, articles, db
 from .workers import worker_pool
@@ -150,7 +151,8 @@ def _report(completed: queue.SimpleQueue, row: dict, fut: Future) -> None:
     completed.put((fut, row))
 
 
-def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int) -> dict:
+def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int,
+                progress: Progress | None = None) -> dict:
     """The extraction pipeline. ``fetch(row) -> (Obtained, bytes | None)`` runs on ``threads`` I/O threads; each
     body goes to the extraction workers as soon as it arrives; finished articles are written in batches of
     ``extract_batch`` (one transaction each) while the workers carry on. At most ``window`` articles are in flight,
@@ -173,6 +175,8 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
         in_flight -= 1
         done_rows.append(row)
         done_results.append(res)
+        if progress is not None:
+            progress.advance()
         if len(done_rows) >= settings.extract_batch:
             flush()
 
@@ -216,6 +220,8 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 1.0
+                if progress is not None:
+                    progress.tick()
                 for job in list(extracting):
                     if not job.running():
                         continue
@@ -230,6 +236,7 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
     return counts
 
 
+@metrics.stage_timer("extract")
 def extract_articles(db_url: str, run_id: int | None, settings: Settings | None = None,
                      article_ids: list[int] | None = None) -> dict:
     """Obtain text for pending articles (all of them, or the given ids): pages are fetched by threads, extracted
@@ -240,8 +247,11 @@ def extract_articles(db_url: str, run_id: int | None, settings: Settings | None 
     try:
         with HttpClient(settings) as client:
             rows = articles.pending_rows(conn, article_ids, settings.extract_batch)
-            return _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
-                               settings, settings.fetch_workers)
+            with Progress("extract", articles.count_pending(conn, article_ids)) as progress:
+                counts = _run_stream(conn, run_id, rows, lambda r: fetch_article(client, r, settings), extractor,
+                                     settings, settings.fetch_workers, progress)
+            metrics.extraction(counts)
+            return counts
     finally:
         extractor.close()
         conn.close()
@@ -263,7 +273,8 @@ def reextract_articles(db_url: str, since: datetime | None = None, settings: Set
 
     try:
         rows = articles.archived_rows(reader, since, settings.extract_batch)
-        return _run_stream(conn, None, rows, from_archive, extractor, settings, 2)
+        with Progress("reextract", articles.count_archived(reader, since)) as progress:
+            return _run_stream(conn, None, rows, from_archive, extractor, settings, 2, progress)
     finally:
         extractor.close()
         reader.close()

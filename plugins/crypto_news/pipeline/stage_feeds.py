@@ -12,11 +12,13 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from .. import metrics
 from ..config import Settings
 from ..feeds.feedlist import feed_credentials, load_feed_list
 from ..feeds.parse import FeedParseError, parse_feed
 from ..fetch import FetchError, HttpClient
 from ..model import FeedOutcome
+from ..progress import Progress
 from ..warehouse import db
 from ..warehouse import feeds as feed_rows
 from .workers import worker_pool
@@ -24,6 +26,7 @@ from .workers import worker_pool
 log = logging.getLogger(__name__)
 
 
+@metrics.stage_timer("sync_feeds")
 def sync_feeds(db_url: str, feeds_file: str | Path) -> list[int]:
     """Upsert the reviewed feed list into ``feeds``; return the ids of its enabled feeds."""
     specs = load_feed_list(feeds_file)
@@ -121,6 +124,7 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
     return out
 
 
+@metrics.stage_timer("fetch_feeds")
 def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None,
                 feeds_file: str | Path | None = None) -> dict:
     """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items.
@@ -140,7 +144,8 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
         credentials = feed_credentials(feeds_file or settings.feeds_file) if feeds else {}
         if not feeds:
             return counts
-        with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
+        with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool, \
+                Progress("fetch_feeds", len(feeds), "feeds") as progress:
             futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser,
                                    credentials.get(f["url"])): i
                        for i, f in enumerate(feeds)}
@@ -154,6 +159,8 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
                     counts[outcome.status] += 1
                     counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
                     counts["items_new"] += outcome.items_new
+                    progress.advance()
+                    metrics.feed_outcome(outcome.status, outcome.error_kind)
                     if outcome.status == "error":
                         log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
                     else:

@@ -66,7 +66,17 @@ def _start_run(ctx: RunContext, batch: Batch | None = None) -> int:
     if abandoned:
         log.warning(
             "marked %d earlier run(s) as failed: their process ended without finishing", abandoned)
-    return start_run(ctx.db_url, ctx.run_key, ctx.trigger)
+    run_id = start_run(ctx.db_url, ctx.run_key, ctx.trigger)
+    from ..config import ConfigError
+    from .preflight import check_config
+    from .stage_runs import finish_run
+
+    try:  # after the row exists, so that it can say why the run stopped
+        check_config(ctx.feeds_file or ctx.settings.feeds_file)
+    except ConfigError as exc:
+        finish_run(ctx.db_url, run_id, [], error=f"configuration error: {exc}")
+        raise
+    return run_id
 
 
 def _sync_feeds(ctx: RunContext, batch: Batch | None = None) -> list[int]:
@@ -107,11 +117,12 @@ def _classify_articles(ctx: RunContext, batch: Batch | None = None) -> dict:
 
 
 def _finish_run(ctx: RunContext, batch: Batch | None = None, error: str | None = None,
-                stage_seconds: dict | None = None) -> dict:
+                stage_seconds: dict | None = None, failed_stages: list[str] | None = None) -> dict:
     from .stage_runs import finish_run
 
     assert ctx.run_id is not None, "finish_run needs the run started by start_run"
-    return finish_run(ctx.db_url, ctx.run_id, ctx.feed_ids, error=error, stage_seconds=stage_seconds)
+    return finish_run(ctx.db_url, ctx.run_id, ctx.feed_ids, error=error, stage_seconds=stage_seconds,
+                      failed_stages=failed_stages)
 
 
 def _run_failed(summary: dict) -> str | None:

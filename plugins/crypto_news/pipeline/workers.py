@@ -14,10 +14,27 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 
+def _workers_skip_the_main_script() -> None:
+    """Keep the workers from running the host program's script again as they start.
+
+    A worker started by multiprocessing first re-runs the parent's ``__main__`` script (``__mp_main__``), so that
+    functions defined there can be unpickled. Ours come from crypto_news modules, and the script may be anything: in
+    an Airflow task it is the ``airflow`` command, whose import sets up Airflow's database access, which a task
+    process under the LocalExecutor has on purpose not got, and every worker died at start ("Could not parse
+    SQLAlchemy URL"). A main module named ``__main__`` is what multiprocessing skips."""
+    import importlib.machinery
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
+        main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+
+
 def worker_context(extraction: bool = True):
     """Start method of the worker pools: a fork server (the pipeline's own process, which runs threads, is never
     forked) that imports what the workers need (trafilatura only for extraction) and builds the classifier once;
     each worker is forked from it ready to work. The first pool of a process starts the fork server."""
+    _workers_skip_the_main_script()
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["crypto_news.pipeline.stage_extract", "crypto_news.extract", "crypto_news.pipeline.warm"]
                                if extraction else ["crypto_news.pipeline.warm"])

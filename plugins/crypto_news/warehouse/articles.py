@@ -89,6 +89,24 @@ def _stream(conn, sql: str, params: dict, page: int):
         after = rows[-1]["article_id"]
 
 
+def count_pending(conn, article_ids: list[int] | None = None) -> int:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM articles WHERE extract_state <> 'done'
+                       AND (%(ids)s::bigint[] IS NULL OR article_id = ANY(%(ids)s::bigint[]))""", {"ids": article_ids})
+        n = cur.fetchone()[0]
+    conn.commit()
+    return n
+
+
+def count_archived(conn, since) -> int:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM articles a JOIN page_archive p ON p.sha256 = a.page_sha256
+                       WHERE %(since)s::timestamptz IS NULL OR a.discovered_at >= %(since)s""", {"since": since})
+        n = cur.fetchone()[0]
+    conn.commit()
+    return n
+
+
 def pending_rows(conn, article_ids: list[int] | None, page: int):
     """Articles still waiting for their text (all, or these ids), in id order, one page at a time."""
     return _stream(conn, _PENDING_SQL, {"ids": article_ids}, page)

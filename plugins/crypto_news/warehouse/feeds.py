@@ -17,10 +17,13 @@ from .db import staging_table
 
 
 def sync_feeds(conn, specs: list[FeedSpec]) -> list[int]:
-    """Upsert the feed list; return the ids of the enabled feeds in it (in file order)."""
+    """Upsert the feed list; return the ids of the enabled feeds in it (in file order). Feeds no longer in the list
+    are disabled (their history stays): the list is the truth, and a removed feed must not show as stale or dead."""
     if not specs:
         return []
     with conn.cursor() as cur:
+        cur.execute("UPDATE feeds SET enabled = false, updated_at = now() WHERE enabled AND url <> ALL(%s)",
+                    ([s.url for s in specs],))
         execute_values(
             cur,
             """INSERT INTO feeds (url, name, site_url, enabled, obey_robots, tags) VALUES %s

@@ -16,6 +16,20 @@ Checks
                     CRYPTO_NEWS_MIN_EXTRACT_RATE (default 0.0: pages can legitimately be unreachable - paywalls,
                     robots.txt, outages - and the feed's own text is then used; raise the floor per deployment)
   feed_succeeded    at least one feed was fetched successfully (ok, not_modified or unchanged) in the run
+  feeds_dead        no enabled feed has failed CRYPTO_NEWS_DEAD_FEED_RUNS fetches in a row (default 3) or gone
+                    without a successful fetch for CRYPTO_NEWS_DEAD_FEED_DAYS (default 3)
+  page_share_7d     the run's share of articles with page text is not below the share of the 7 days before the
+                    run divided by CRYPTO_NEWS_CHECK_DROP_RATIO (default 2)
+  new_articles_7d   the run's new articles are not below the mean of the runs of the 7 days before it divided by
+                    CRYPTO_NEWS_CHECK_DROP_RATIO
+
+The two 7-day checks work as common-sql's interval check (``SQLIntervalCheckOperator``, ratio of the larger to the
+smaller value against a threshold), for a drop only: more articles or more page text than usual is not a fault. Both
+pass while there is no history to compare with.
+
+Each check's failure either fails the checks (``fail``) or is reported only (``warn``), or the check is skipped
+(``off``), by CRYPTO_NEWS_CHECK_<NAME>; defaults in ``crypto_news.config.CHECK_SEVERITY_DEFAULTS`` (the new
+dead-feed and new-article checks warn, all others fail).
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..config import Settings
 from ..model import FUTURE_TOLERANCE
@@ -41,9 +55,14 @@ class CheckResult:
     passed: bool
     detail: str
     value: float | int | None = None
+    severity: str = "fail"  # what a failure does: "fail" fails the checks, "warn" reports only
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.passed else ("FAIL" if self.severity == "fail" else "WARN")
 
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+        return f"{self.verdict} {self.name}: {self.detail}"
 
 
 def min_extract_rate() -> float:
@@ -134,29 +153,138 @@ def check_feed_succeeded(cur, run_id: int | None) -> CheckResult:
                        ok)
 
 
-def run_checks(db_url: str, run_id: int | None = None, min_rate: float | None = None) -> list[CheckResult]:
-    """Run every check (read-only); return one result per check, failed ones included."""
-    floor = min_extract_rate() if min_rate is None else min_rate
+def check_feeds_dead(cur, runs_in_a_row: int, days: float) -> CheckResult:
+    cur.execute(
+        """SELECT h.feed_name, h.consecutive_failures, h.last_success_at, h.last_error_kind
+           FROM v_feed_health h
+           WHERE h.enabled AND h.last_fetch_at IS NOT NULL
+             AND (h.consecutive_failures >= %(runs)s
+                  OR coalesce(h.last_success_at,
+                              (SELECT min(x.started_at) FROM feed_fetches x WHERE x.feed_id = h.feed_id))
+                     < now() - make_interval(secs => %(secs)s) AND h.last_status = 'error')
+           ORDER BY h.feed_name""",
+        {"runs": runs_in_a_row, "secs": days * 86400},
+    )
+    dead = cur.fetchall()
+    rule = f"failing {runs_in_a_row} fetches in a row or without success for {days:g} day(s)"
+    if not dead:
+        return CheckResult("feeds_dead", True, f"no enabled feed {rule}", 0)
+    names = ", ".join(f"{name} ({failures}x {kind or 'error'})" for name, failures, _, kind in dead[:10])
+    more = f" and {len(dead) - 10} more" if len(dead) > 10 else ""
+    return CheckResult("feeds_dead", False, f"{len(dead)} enabled feed(s) {rule}: {names}{more}", len(dead))
+
+
+def _reference_run(cur, run_id: int | None):
+    """(run_id, started_at, finished_at) of the given run, or of the latest finished one."""
+    cur.execute(
+        """SELECT run_id, started_at, coalesce(finished_at, now()) FROM pipeline_runs
+           WHERE (%(r)s::bigint IS NULL AND finished_at IS NOT NULL) OR run_id = %(r)s
+           ORDER BY run_id DESC LIMIT 1""",
+        {"r": run_id},
+    )
+    return cur.fetchone()
+
+
+def _dropped(current: float, baseline: float, ratio: float) -> bool:
+    """True when current is below baseline by more than the ratio (max over min, as common-sql's interval check)."""
+    if baseline <= 0:
+        return False
+    return current <= 0 or baseline / current > ratio
+
+
+def check_page_share_7d(cur, run_id: int | None, ratio: float) -> CheckResult:
+    ref = _reference_run(cur, run_id)
+    if ref is None:
+        return CheckResult("page_share_7d", True, "no run to check", None)
+    _, started, finished = ref
+    cur.execute(
+        """SELECT count(*) FILTER (WHERE extracted_at >= %(s)s AND extracted_at <= %(f)s),
+                  count(*) FILTER (WHERE extracted_at >= %(s)s AND extracted_at <= %(f)s AND text_source = 'page'),
+                  count(*) FILTER (WHERE extracted_at < %(s)s),
+                  count(*) FILTER (WHERE extracted_at < %(s)s AND text_source = 'page')
+           FROM articles
+           WHERE extract_state <> 'pending' AND extracted_at >= %(s)s - interval '7 days' AND extracted_at <= %(f)s""",
+        {"s": started, "f": finished},
+    )
+    total, page, base_total, base_page = cur.fetchone()
+    if total == 0 or base_total == 0:
+        why = "no articles extracted in the run" if total == 0 else "no articles extracted in the 7 days before"
+        return CheckResult("page_share_7d", True, f"{why}: nothing to compare", None)
+    share, base = page / total, base_page / base_total
+    detail = (f"{page}/{total} = {share:.2f} of the run's articles have page text; the 7 days before: "
+              f"{base_page}/{base_total} = {base:.2f} (fails below {base / ratio:.2f}, ratio {ratio:g})")
+    return CheckResult("page_share_7d", not _dropped(share, base, ratio), detail, round(share, 4))
+
+
+def check_new_articles_7d(cur, run_id: int | None, ratio: float) -> CheckResult:
+    ref = _reference_run(cur, run_id)
+    if ref is None:
+        return CheckResult("new_articles_7d", True, "no run to check", None)
+    ref_id, started, _ = ref
+    cur.execute(
+        """SELECT (SELECT count(*) FROM articles WHERE first_run_id = %(r)s),
+                  avg(articles_new), count(*)
+           FROM pipeline_runs
+           WHERE run_id <> %(r)s AND status IN ('success', 'partial') AND finished_at IS NOT NULL
+             AND started_at >= %(s)s - interval '7 days' AND started_at < %(s)s""",
+        {"r": ref_id, "s": started},
+    )
+    new, mean, runs = cur.fetchone()
+    if not runs:
+        return CheckResult("new_articles_7d", True, f"{new} new article(s); no earlier run in the 7 days before to "
+                                                   "compare with", new)
+    mean = float(mean)
+    detail = (f"{new} new article(s) in run {ref_id}; the {runs} run(s) of the 7 days before: {mean:.1f} on average "
+              f"(fails below {mean / ratio:.1f}, ratio {ratio:g})")
+    return CheckResult("new_articles_7d", not _dropped(new, mean, ratio), detail, new)
+
+
+def run_checks(db_url: str, run_id: int | None = None, min_rate: float | None = None,
+               settings: Settings | None = None) -> list[CheckResult]:
+    """Run every check not turned off (read-only); return one result per check, failed ones included, each with
+    its severity."""
+    settings = settings or Settings.from_env()
+    floor = settings.min_extract_rate if min_rate is None else min_rate
+    severity = dict(settings.check_severity)
     conn = db.connect(db_url, application_name="crypto-news quality")
     try:
         conn.set_session(readonly=True)
         with conn.cursor() as cur:
             since = _run_started(cur, run_id)
-            results = [
-                check_canonical_url(cur, since),
-                check_label_set(cur, since),
-                check_published_future(cur, since),
-                check_extract_rate(cur, since, floor),
-                check_feed_succeeded(cur, run_id),
-            ]
+            checks = {
+                "canonical_url": lambda: check_canonical_url(cur, since),
+                "label_set": lambda: check_label_set(cur, since),
+                "published_future": lambda: check_published_future(cur, since),
+                "extract_rate": lambda: check_extract_rate(cur, since, floor),
+                "feed_succeeded": lambda: check_feed_succeeded(cur, run_id),
+                "feeds_dead": lambda: check_feeds_dead(cur, settings.dead_feed_runs, settings.dead_feed_days),
+                "page_share_7d": lambda: check_page_share_7d(cur, run_id, settings.drop_ratio),
+                "new_articles_7d": lambda: check_new_articles_7d(cur, run_id, settings.drop_ratio),
+            }
+            results = [replace(check(), severity=severity.get(name, "fail")) for name, check in checks.items()
+                       if severity.get(name, "fail") != "off"]
         conn.rollback()
-        return results
     finally:
         conn.close()
+    _send_metrics(results)
+    return results
+
+
+def _send_metrics(results: list[CheckResult]) -> None:
+    from .. import metrics
+
+    for r in results:
+        metrics.gauge(metrics.name("check", r.name, "passed"), int(r.passed))
+        if r.name == "feeds_dead" and r.value is not None:
+            metrics.gauge("feeds.dead", r.value)
+
+
+def warnings_of(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if not r.passed and r.severity != "fail"]
 
 
 def assert_checks(results: list[CheckResult]) -> list[CheckResult]:
-    failed = [r for r in results if not r.passed]
+    failed = [r for r in results if not r.passed and r.severity == "fail"]
     if failed:
         raise QualityError(f"{len(failed)} data-quality check(s) failed: "
                            + "; ".join(f"{r.name} ({r.detail})" for r in failed))
@@ -179,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for r in results:
             print(r.line())
-    return 0 if all(r.passed for r in results) else 1
+    return 0 if all(r.passed or r.severity != "fail" for r in results) else 1
 
 
 if __name__ == "__main__":
