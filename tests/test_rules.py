@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crypto_news.classify import RuleScorer, split_sentences
+from guide_examples import GUIDE_EXAMPLES
 
 TAXONOMY = Path(__file__).resolve().parents[1] / "config" / "taxonomy.yml"
 RULES = RuleScorer()
@@ -22,28 +23,7 @@ def labels_of(title, summary=None, text=None):
 # --- golden cases (one per example of the guide, in our own words) ---------------------------------------
 
 
-@pytest.mark.parametrize(
-    "title, summary, expected",
-    [
-        (
-            "Lawmaker urges nationwide blockchain infrastructure for public services as Beijing keeps bitcoin mining ban",
-            ("The proposal would put government services and supply chains on a state blockchain, while authorities "
-            "continue the crackdown on crypto trading."),
-            ["adoption", "mining", "regulation"],
-        ),
-        (
-            "SEC sues trading platform for running an unregistered securities exchange",
-            "The regulator says the company offered crypto asset securities without registering.",
-            ["regulation"],
-        ),
-        ("El Salvador buys 100 more BTC for its national reserve", "", ["adoption"]),
-        ("Bitcoin hashrate reaches new record as mining difficulty rises 5%", "", ["mining"]),
-        ("Kazakhstan raises electricity tax on crypto miners", "", ["mining", "regulation"]),
-        ("Bitcoin price falls below $60,000 as traders de-risk", "", []),
-        ("DeFi lending protocol loses $20 million in exploit", "Attackers drained a liquidity pool.", []),
-        ("Ethereum validators earn record staking rewards", "", []),
-    ],
-)
+@pytest.mark.parametrize("title, summary, expected", GUIDE_EXAMPLES)
 def test_guide_examples(title, summary, expected):
     assert labels_of(title, summary) == expected
 
