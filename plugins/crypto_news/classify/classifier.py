@@ -1,11 +1,11 @@
 """The article classifier: the learned model (:mod:`.model`) over the taxonomy's evidence (:mod:`.rules`).
 
-An article is read as a reader decides what it is about: its **headline** (title and summary; without a summary,
-the first sentences of the body) gives each label a probability; then every **passage** of the body (windows of
-``passage_words`` words, overlapping by half) is scored by the passage model, so that a story that tells its
-second topic only in the body (a blockchain plan that recalls a mining ban) gets that label too. A label applies
-when the headline's probability reaches its threshold or the best passage's reaches the (stricter) body
-threshold; its score is the larger of the two probabilities.
+An article is read as a reader decides what it is about: its **headline** (title and summary; without a
+summary, the first sentences of the body) gives each label a probability; then every **passage** of the body
+(windows of ``passage_words`` words, overlapping by half) is scored by the passage model, so that a story that
+tells its second topic only in the body (a blockchain plan that recalls a mining ban) gets that label too. A
+label applies when the headline's probability reaches its threshold or the best passage's reaches the
+(stricter) body threshold; its score is the larger of the two probabilities.
 
 Evidence per label names what weighed most: the taxonomy phrases that matched, the headline words with the
 largest weights, and, when the body decided, the passage's strongest words with their place in the body.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import dense_features, stem, stems_of, tokens_of, word_features
+from .features import dense_features, stems_of, tokens_of, word_features
 from .model import Model, ModelError
 from .rules import LABELS, MAX_EVIDENCE, Classification, RuleScorer, lede, split_sentences, strip_boilerplate
 
@@ -40,8 +40,8 @@ class Classifier:
         self.model = model or Model.load(model_path)
         if self.model.taxonomy_version != self.rules.version:
             raise ModelError(
-                f"the model was trained with taxonomy {self.model.taxonomy_version}, the configured taxonomy is "
-                f"{self.rules.version}; run make train"
+                f"the model was trained with taxonomy {self.model.taxonomy_version}, "
+                f"the configured taxonomy is {self.rules.version}; run make train"
             )
         if self.model.labels != LABELS:
             raise ModelError(f"the model's labels {self.model.labels} are not {LABELS}; run make train")
@@ -50,8 +50,8 @@ class Classifier:
         self.lead_sentences = int(settings["head_lead_sentences"])
         self.passage_words = int(settings["passage_words"])
         self.body_span = int(settings.get("body_span", 1))
-        self.thresholds = dict(zip(LABELS, self.model.head.threshold))
-        self.body_thresholds = dict(zip(LABELS, self.model.body_threshold))
+        self.thresholds = dict(zip(LABELS, self.model.head.threshold, strict=True))
+        self.body_thresholds = dict(zip(LABELS, self.model.body_threshold, strict=True))
 
     def head_features(self, title: str | None, summary: str | None, text: str | None):
         """(word features, dense features, rule contributions, entities) of the headline unit."""
@@ -68,12 +68,12 @@ class Classifier:
         body_p = [0.0] * n
         body_at: list[tuple[int, int] | None] = [None] * n
         tokens: list[str] = []
-        if text and not all(p >= self.thresholds[label] for p, label in zip(head_p, LABELS)):
+        if text and not all(p >= self.thresholds[label] for p, label in zip(head_p, LABELS, strict=True)):
             tokens = tokens_of(text)
             if tokens:
                 p, starts, ends = model.passage.window_probabilities(tokens, self.passage_words)
                 span = min(self.body_span, len(p))
-                for k in range(1, span):  # a passage: `span` neighbouring windows that all speak of the label
+                for _ in range(1, span):  # a passage: `span` neighbouring windows that all speak of the label
                     p = np.minimum(p[:-1], p[1:])
                 ends = ends[span - 1:]
                 best = p.argmax(axis=0)
@@ -88,11 +88,14 @@ class Classifier:
             if by_head or by_body:
                 labels.append(label)
                 applied.append((i, label, body_at[i] if by_body and not by_head else None))
-        evidence = self._evidence(applied, title, summary, text, tokens, words, contributions) if applied else {}
+        evidence = (
+            self._evidence(applied, title, summary, text, tokens, words, contributions) if applied else {}
+        )
         return Classification(sorted(labels), scores, evidence, entities, self.version)
 
     def contributions(self, title: str | None, summary: str | None, text: str | None, label: str) -> list:
-        """(contribution to the headline score, feature) for ``label``, largest first: what an error report names."""
+        """(contribution to the headline score, feature) for ``label``, largest first: what an error report
+        names."""
         i = LABELS.index(label)
         words, dense, _, _ = self.head_features(title, summary, text)
         table = self.model.words
@@ -105,7 +108,8 @@ class Classifier:
     def _strongest(table: dict[str, float], known: list[str], tokens: list[str], stems: list[str],
                    first: dict[str, str]) -> list[str]:
         """The three features with the largest positive weights in ``table``, in the words of the text
-        (``known`` sorted by name, so that ties never depend on set order; ``first``: stem -> first word form)."""
+        (``known`` sorted by name, so that ties never depend on set order; ``first``: stem -> first word
+        form)."""
         ranked = [f for f in sorted(known, key=table.__getitem__, reverse=True)[:3] if table[f] > 0]
         out = []
         for f in ranked:
@@ -120,11 +124,13 @@ class Classifier:
 
     def _evidence(self, applied, title, summary, text, tokens, words, contributions) -> dict[str, list[str]]:
         """Per applied label: the taxonomy phrases that weighed most, the headline words with the largest
-        weights, and, when the body alone decided, the strongest words of the deciding passage and its place."""
-        head_tokens = tokens_of(title) + tokens_of(strip_boilerplate(summary)) + (tokens or tokens_of(text))[:80]
+        weights, and, when the body alone decided, the strongest words of the deciding passage and its
+        place."""
+        body_tokens = tokens or tokens_of(text)
+        head_tokens = tokens_of(title) + tokens_of(strip_boilerplate(summary)) + body_tokens[:80]
         head_stems = stems_of(None, head_tokens)
         known = sorted(self.model.head.vocabulary.intersection(words))
-        first = dict(zip(reversed(head_stems), reversed(head_tokens)))
+        first = dict(zip(reversed(head_stems), reversed(head_tokens), strict=True))
         evidence = {}
         for i, label, body in applied:
             lines: dict[str, None] = {}
@@ -141,8 +147,9 @@ class Classifier:
                 start, end = body
                 window, stems = tokens[start:end], stems_of(None, tokens[start:end])
                 passage = self.model.passage
-                strongest = self._strongest(passage.tables[i], sorted(passage.vocabulary.intersection(stems)),
-                                            window, stems, dict(zip(reversed(stems), reversed(window))))
+                passage_known = sorted(passage.vocabulary.intersection(stems))
+                passage_first = dict(zip(reversed(stems), reversed(window), strict=True))
+                strongest = self._strongest(passage.tables[i], passage_known, window, stems, passage_first)
                 lines[f"body, words {start + 1}-{end}: " + ", ".join(f'"{f}"' for f in strongest)] = None
             evidence[label] = list(lines)[:MAX_EVIDENCE]
         return evidence
@@ -159,7 +166,10 @@ def classifier_version() -> str:
 
 
 def classify_rows(rows: list[tuple]) -> list[tuple[int, Classification]]:
-    """(article_id, Classification) for (article_id, title, summary, text) rows: the labelling workers' task."""
+    """(article_id, Classification) for (article_id, title, summary, text) rows: the labelling workers'
+    task."""
     classifier = get_classifier()
-    return [(article_id, classifier.classify(title, summary, text)) for article_id, title, summary, text in rows]
+    return [
+        (article_id, classifier.classify(title, summary, text)) for article_id, title, summary, text in rows
+    ]
 

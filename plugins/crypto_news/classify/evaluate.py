@@ -1,5 +1,5 @@
-"""Measuring the classifier: precision, recall and F1 per label with bootstrap 95 % intervals, the largest kinds
-of error, cross-validation and a learning curve (docs/LABELS.md gives the figures and the commands)."""
+"""Measuring the classifier: precision, recall and F1 per label with bootstrap 95 % intervals, the largest
+kinds of error, cross-validation and a learning curve (docs/LABELS.md gives the figures and the commands)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,14 @@ def scores(gold: list[set[str]], predicted: list[set[str]]) -> dict:
     """Confusion counts, precision, recall and F1 per label, and the macro-F1."""
     per_label = {}
     for label in LABELS:
-        c = Counter()
-        for g, p in zip(gold, predicted):
+        c: Counter[str] = Counter()
+        for g, p in zip(gold, predicted, strict=True):
             c[("t" if (label in g) == (label in p) else "f") + ("p" if label in p else "n")] += 1
         precision = _ratio(c["tp"], c["tp"] + c["fp"])
         recall = _ratio(c["tp"], c["tp"] + c["fn"])
-        per_label[label] = {"tp": c["tp"], "fp": c["fp"], "fn": c["fn"], "tn": c["tn"], "precision": precision,
-                            "recall": recall, "f1": _ratio(2 * precision * recall, precision + recall)}
+        per_label[label] = {"tp": c["tp"], "fp": c["fp"], "fn": c["fn"], "tn": c["tn"],
+                            "precision": precision, "recall": recall,
+                            "f1": _ratio(2 * precision * recall, precision + recall)}
     return {"labels": per_label, "macro_f1": sum(v["f1"] for v in per_label.values()) / len(LABELS)}
 
 
@@ -56,31 +57,38 @@ def bootstrap(gold: list[set[str]], predicted: list[set[str]], rounds: int = BOO
 
 
 def error_kinds(items: list[dict], predicted: list[set[str]], classifier: Classifier, top: int = 10) -> list:
-    """((label, "missed" | "wrongly given", the feature that weighed most in that direction), count), largest first.
+    """((label, "missed" | "wrongly given", the feature that weighed most in that direction), count), largest
+    first.
 
-    A missed label names the feature that pulled its score down the most; a wrongly given one, the feature that
-    pushed it up the most ("rule:<label>" is the taxonomy's score)."""
-    kinds: Counter = Counter()
-    for item, p in zip(items, predicted):
+    A missed label names the feature that pulled its score down the most; a wrongly given one, the feature
+    that pushed it up the most ("rule:<label>" is the taxonomy's score)."""
+    kinds: Counter[tuple[str, str, str]] = Counter()
+    for item, p in zip(items, predicted, strict=True):
         gold = set(item.get("labels") or [])
         for label in LABELS:
             if (label in gold) == (label in p):
                 continue
-            contributions = classifier.contributions(item.get("title"), item.get("summary"), item.get("text"), label)
+            contributions = classifier.contributions(
+                item.get("title"), item.get("summary"), item.get("text"), label
+            )
             if label in p:
                 kind, feature = "wrongly given", next((f for c, f in contributions if c > 0), "bias")
             else:
-                kind, feature = "missed", next((f for c, f in reversed(contributions) if c < 0), "no evidence")
+                pulled_down = (f for c, f in reversed(contributions) if c < 0)
+                kind, feature = "missed", next(pulled_down, "no evidence")
             kinds[(label, kind, feature)] += 1
     return sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
 
 def evaluate(items: Iterable[dict], classifier=None, rounds: int = BOOTSTRAP_ROUNDS) -> dict:
-    """The report of ``classifier`` (the learned one by default; a :class:`.rules.RuleScorer` for the baseline)."""
+    """The report of ``classifier`` (the learned one by default; a :class:`.rules.RuleScorer` for the
+    baseline)."""
     clf = classifier or get_classifier()
     items = list(items)
     gold = [set(item.get("labels") or []) for item in items]
-    predicted = [set(clf.classify(item.get("title"), item.get("summary"), item.get("text")).labels) for item in items]
+    predicted = [
+        set(clf.classify(item.get("title"), item.get("summary"), item.get("text")).labels) for item in items
+    ]
     report = {"items": len(items), **scores(gold, predicted), "version": clf.version}
     report["intervals"] = bootstrap(gold, predicted, rounds)
     report["errors"] = error_kinds(items, predicted, clf) if hasattr(clf, "contributions") else []
@@ -116,7 +124,11 @@ def classify_jsonl(infile, outfile) -> int:
     clf = get_classifier()
     n = 0
     with contextlib.ExitStack() as stack:
-        src = stack.enter_context(open(infile, encoding="utf-8")) if isinstance(infile, (str, Path)) else infile
+        src = (
+            stack.enter_context(open(infile, encoding="utf-8"))
+            if isinstance(infile, (str, Path))
+            else infile
+        )
         dst = (
             stack.enter_context(open(outfile, "w", encoding="utf-8"))
             if isinstance(outfile, (str, Path))
@@ -135,10 +147,10 @@ def classify_jsonl(infile, outfile) -> int:
 
 def cross_validate(items: list[dict], k: int = 10, fraction: float = 1.0, settings: dict | None = None,
                    written: list[dict] | None = None) -> list[set]:
-    """Labels predicted for each item by a model trained, with its own inner cross-validation for calibration and
-    thresholds, on the other ``k - 1`` folds (of which the first ``fraction`` by id hash, for a learning curve)
-    plus the ``written`` items (ours, always training items, never predicted). Nothing about an item's fold is
-    seen before it is predicted."""
+    """Labels predicted for each item by a model trained, with its own inner cross-validation for calibration
+    and thresholds, on the other ``k - 1`` folds (of which the first ``fraction`` by id hash, for a learning
+    curve) plus the ``written`` items (ours, always training items, never predicted). Nothing about an item's
+    fold is seen before it is predicted."""
     from threadpoolctl import threadpool_limits
 
     from . import train

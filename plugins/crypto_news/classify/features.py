@@ -1,8 +1,8 @@
 """What the learned model reads of a unit of text (a headline with its summary, or a passage of the body).
 
 * words: the Snowball (Porter 2) stems of the unit's words and the pairs of neighbouring stems, as binary
-  features scaled to unit length, so that a long unit does not outweigh a short one (the passage model reads the
-  stems alone, counted with repeats, scaled the same way);
+  features scaled to unit length, so that a long unit does not outweigh a short one (the passage model reads
+  the stems alone, counted with repeats, scaled the same way);
 * rules: ``log1p`` of each label's raw score from the taxonomy (:class:`.rules.RuleScorer`): the reviewed
   phrase lists and actor/action rules, as evidence the model weighs instead of a verdict;
 * entities: whether a jurisdiction, regulator or asset is named.
@@ -13,6 +13,7 @@ Stems are cached per word form: stemming is the one costly step and news reuses 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import snowballstemmer
 
@@ -42,15 +43,16 @@ def stems_of(text: str | None, tokens: list[str] | None = None) -> list[str]:
     """The stems of ``text``'s words (or of ``tokens``), in order."""
     if tokens is None:
         tokens = tokens_of(text)
-    stems = list(map(_STEMS.get, tokens))  # in C; only words never seen before go through the stemmer
-    if None in stems:
-        stems = [s if s is not None else stem(w) for s, w in zip(stems, tokens)]
-    return stems
+    cached = list(map(_STEMS.get, tokens))  # in C; only words never seen before go through the stemmer
+    if None in cached:
+        return [s if s is not None else stem(w) for s, w in zip(cached, tokens, strict=True)]
+    return cast("list[str]", cached)  # no None left: every word's stem was cached
 
 
 def passage_features(*texts: str | None) -> list[str]:
-    """What the passage model reads: the stems, with their repeats (a passage that returns to its topic counts it
-    each time). Windows of a long body are scored by prefix sums over these (:meth:`.model.Head.window_probabilities`)."""
+    """What the passage model reads: the stems, with their repeats (a passage that returns to its topic counts
+    it each time). Windows of a long body are scored by one sum per half window over these
+    (:meth:`.model.Head.window_probabilities`)."""
     out: list[str] = []
     for text in texts:
         out.extend(stems_of(text))
@@ -64,11 +66,13 @@ def word_features(*texts: str | None) -> set[str]:
     for text in texts:
         stems = stems_of(text)
         feats.update(stems)
-        feats.update([a + " " + b for a, b in zip(stems, stems[1:])])
+        # neighbouring pairs (stems[1:] is one shorter, on purpose)
+        feats.update([a + " " + b for a, b in zip(stems, stems[1:], strict=False)])
     return feats
 
 
-def dense_features(raw: dict[str, float], entity_kinds: set[str], labels: tuple[str, ...]) -> dict[str, float]:
+def dense_features(raw: dict[str, float], entity_kinds: set[str],
+                   labels: tuple[str, ...]) -> dict[str, float]:
     """The taxonomy's evidence as numbers: ``log1p`` of each label's raw score, and whether a jurisdiction, a
     regulator or an asset is named."""
     feats = {f"rule:{label}": math.log1p(max(raw.get(label, 0.0), 0.0)) for label in labels}

@@ -1,10 +1,11 @@
 """The taxonomy scorer: weighted phrase rules from ``config/taxonomy.yml`` (docs/LABELS.md).
 
-Its raw per-label scores are features of the learned classifier (:mod:`.model`), its matched phrases are part of
-the evidence, and its entity tagger names the jurisdictions, regulators and assets. On its own (``classify``) it
-is the rule baseline that the learned model is measured against.
-Every phrase of every label goes into one phrase matcher (plus one for case-sensitive acronyms) working on word
-tokens, so classifying an article costs a few C-level passes per field and a loop over the matched words only.
+Its raw per-label scores are features of the learned classifier (:mod:`.model`), its matched phrases are part
+of the evidence, and its entity tagger names the jurisdictions, regulators and assets. On its own
+(``classify``) it is the rule baseline that the learned model is measured against.
+Every phrase of every label goes into one phrase matcher (plus one for case-sensitive acronyms) working on
+word tokens, so classifying an article costs a few C-level passes per field and a loop over the matched words
+only.
 
     raw(label)   = sum over fields of field_weight * sum over distinct matched phrases of
                    weight * min(count, max_count) ** count_exponent
@@ -18,11 +19,11 @@ Structure (the ``structure`` section of the taxonomy) reads the title and the le
 
 * an **actor/action rule** fires when an actor of the right kind (a regulator or court; a bank, payment
   network or government; a miner) and an action of the right kind (sues, bans, approves; buys, accepts,
-  integrates; mines, adds hashrate) occur in the same unit, and adds its weight once, at the weight of the best
-  unit (title 1.0, lead at the summary's field weight). Its evidence names both words;
-* a **damper** scales a label down when its cue is in the title (a price-move headline, a crypto-native firm as
-  the subject of its own product news) and none of its exceptions (an outside institution, a firing rule) is
-  present in the title or the lead.
+  integrates; mines, adds hashrate) occur in the same unit, and adds its weight once, at the weight of the
+  best unit (title 1.0, lead at the summary's field weight). Its evidence names both words;
+* a **damper** scales a label down when its cue is in the title (a price-move headline, a crypto-native firm
+  as the subject of its own product news) and none of its exceptions (an outside institution, a firing rule)
+  is present in the title or the lead.
 
 The summary is split into its lead (the first ``summary_lead_sentences`` sentences, at the summary weight) and
 its tail (at ``summary_tail_weight``): long feed summaries end in lists of related headlines that are not the
@@ -38,19 +39,22 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from ..config import PROJECT_ROOT, read_yaml
-from .entities import Entity, PhraseMatcher, analyse, canonical_hash, canonical_phrase, get_tagger
+from .entities import Entity, FieldText, PhraseMatcher, analyse, canonical_hash, canonical_phrase, get_tagger
 
 LABELS = ("regulation", "adoption", "mining")
 FIELDS = ("title", "summary", "text")
 DEFAULT_TAXONOMY_FILE = PROJECT_ROOT / "config" / "taxonomy.yml"
 MAX_EVIDENCE = 6
+# per label: (value, field, phrase) of each piece of evidence
+Contributions = dict[str, list[tuple[float, str, str]]]
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)]?\s+(?=[\"'\u201c\u2018(]?[A-Z0-9$])")
-# feed boilerplate that repeats the title: "... Continue reading <title>", "The post <title> appeared first on <site>"
+# feed boilerplate that repeats the title: "... Continue reading <title>",
+# "The post <title> appeared first on <site>"
 _BOILERPLATE = re.compile(r"\s*(?:Continue reading\b|The post\b.{0,400}?\bappeared first on\b).*$", re.S)
 
 
@@ -62,7 +66,8 @@ def strip_boilerplate(summary: str | None) -> str | None:
 
 
 def lede(text: str | None, max_words: int) -> str | None:
-    """The first ``max_words`` words of ``text`` (all of it when ``max_words`` is 0 or the text is shorter)."""
+    """The first ``max_words`` words of ``text`` (all of it when ``max_words`` is 0 or the text is
+    shorter)."""
     if not text or max_words <= 0 or len(text) < max_words * 4:
         return text
     words = text.split(None, max_words)
@@ -125,6 +130,34 @@ class Classification:
         }
 
 
+CueKey = tuple[str] | tuple[str, int]  # ("actor" | "action" | "cue" | "unless", index), or ("exclude",)
+
+
+class _CuePhrases:
+    """The phrases of the actor/action rules and dampers in matching form, each with the keys it stands for
+    (in the order added: a phrase's keys are read in that order)."""
+
+    def __init__(self, groups: dict[str, list[str]], entity_names: dict[str, list[str]]):
+        self.groups = groups
+        self.entity_names = entity_names
+        self.lower: dict[str, list[CueKey]] = defaultdict(list)
+        self.cased: dict[str, list[CueKey]] = defaultdict(list)
+
+    def add(self, key: CueKey, phrases: Iterable[object]) -> None:
+        """``phrases`` under ``key``; "@name" stands for a group of the taxonomy, else for an entity kind."""
+        for phrase in phrases:
+            item = str(phrase)
+            if item.startswith("@"):
+                names = self.groups.get(item[1:])
+                if names is None:
+                    names = self.entity_names.get(item[1:], [])
+                self.add(key, names)
+            elif _is_cased(item):
+                self.cased[canonical_phrase(item, lower=False)].append(key)
+            else:
+                self.lower[canonical_phrase(item)].append(key)
+
+
 class RuleScorer:
     def __init__(self, taxonomy_path: str | Path | None = None):
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else DEFAULT_TAXONOMY_FILE
@@ -161,54 +194,45 @@ class RuleScorer:
         groups: dict[str, list[str]] = {}
         for name, phrases in (spec.get("groups") or {}).items():
             groups[name] = [str(p) for p in phrases]
-        # "@jurisdiction" / "@regulator" stand for every name of that kind in config/entities.yml
-        entity_names: dict[str, list[str]] = defaultdict(list)
-        for phrase, (kind, _ident, rule) in self.tagger.lower_map.items():
-            entity_names[kind].append(phrase)
-        for phrase, (kind, _ident, rule) in self.tagger.cased_map.items():
-            if rule == "plain":
-                entity_names[kind].append(phrase)
-
-        lower: dict[str, list] = defaultdict(list)
-        cased: dict[str, list] = defaultdict(list)
-
-        def add(key, phrases):
-            for item in phrases:
-                item = str(item)
-                if item.startswith("@"):
-                    names = groups.get(item[1:])
-                    if names is None:
-                        names = entity_names.get(item[1:], [])
-                    add(key, names)
-                elif _is_cased(item):
-                    cased[canonical_phrase(item, lower=False)].append(key)
-                else:
-                    lower[canonical_phrase(item)].append(key)
-
+        cues = _CuePhrases(groups, self._entity_names())
         for phrase in self.tagger.lower_map:  # excluded names ("latin america") are consumed, never counted
             if self.tagger.lower_map[phrase][0] == "exclude":
-                lower[phrase].append(("exclude",))
+                cues.lower[phrase].append(("exclude",))
         self.rules: list[Rule] = []
         for r in spec.get("rules") or []:
             i = len(self.rules)
             self.rules.append(Rule(r["label"], r["name"], float(r["weight"])))
-            add(("actor", i), r["actors"])
-            add(("action", i), r["actions"])
+            cues.add(("actor", i), r["actors"])
+            cues.add(("action", i), r["actions"])
         self.dampers: list[Damper] = []
         for d in spec.get("dampers") or []:
             i = len(self.dampers)
-            self.dampers.append(Damper(d["label"], d["name"], float(d["factor"]), tuple(d.get("unless_rules") or ())))
-            add(("cue", i), d["cues"])
-            add(("unless", i), d.get("unless") or [])
-        self.cue_lower_keys = {p: tuple(dict.fromkeys(v)) for p, v in lower.items()}
-        self.cue_cased_keys = {p: tuple(dict.fromkeys(v)) for p, v in cased.items()}
+            unless_rules = tuple(d.get("unless_rules") or ())
+            self.dampers.append(Damper(d["label"], d["name"], float(d["factor"]), unless_rules))
+            cues.add(("cue", i), d["cues"])
+            cues.add(("unless", i), d.get("unless") or [])
+        self.cue_lower_keys = {p: tuple(dict.fromkeys(v)) for p, v in cues.lower.items()}
+        self.cue_cased_keys = {p: tuple(dict.fromkeys(v)) for p, v in cues.cased.items()}
         self.cue_lower = PhraseMatcher(self.cue_lower_keys)
         self.cue_cased = PhraseMatcher(self.cue_cased_keys, lower=False)
 
-    def _cues(self, field) -> dict:
-        """(role, index) -> surface of a phrase found in an analysed unit (of the phrases found for a role, the first
-        in sorted order, so that the result never depends on set iteration order, which varies between processes)."""
-        hits: dict = {}
+    def _entity_names(self) -> dict[str, list[str]]:
+        """Kind -> names: "@jurisdiction" / "@regulator" stand for every name of that kind in
+        config/entities.yml (case-sensitive names only when plain: not tickers, nor names that count only in
+        context)."""
+        entity_names: dict[str, list[str]] = defaultdict(list)
+        for phrase, (kind, _ident, _rule) in self.tagger.lower_map.items():
+            entity_names[kind].append(phrase)
+        for phrase, (kind, _ident, rule) in self.tagger.cased_map.items():
+            if rule == "plain":
+                entity_names[kind].append(phrase)
+        return entity_names
+
+    def _cues(self, field: FieldText) -> dict[CueKey, str]:
+        """(role, index) -> surface of a phrase found in an analysed unit (of the phrases found for a role,
+        the first in sorted order, so that the result never depends on set iteration order, which varies
+        between processes)."""
+        hits: dict[CueKey, str] = {}
         if not field.original:
             return hits
         for p, (_n, surface) in sorted(self.cue_lower.count(field).items()):
@@ -219,7 +243,8 @@ class RuleScorer:
                 hits.setdefault(key, surface)
         return hits
 
-    def _structure(self, title_field, lead_field, raw, contributions) -> None:
+    def _structure(self, title_field: FieldText, lead_field: FieldText, raw: dict[str, float],
+                   contributions: Contributions) -> None:
         units = (
             ("title", self.field_weights["title"], self._cues(title_field)),
             ("summary", self.field_weights["summary"], self._cues(lead_field)),
@@ -247,14 +272,15 @@ class RuleScorer:
                 raw[damper.label] *= damper.factor
 
     def raw(self, title: str | None, summary: str | None, text: str | None,
-            score_text: bool = True) -> tuple[dict, dict, list, list]:
-        """(raw score per label, contributions per label as (value, field, phrase), entities, analysed fields).
+            score_text: bool = True) -> tuple[dict[str, float], Contributions, list[Entity], list[FieldText]]:
+        """(raw score per label, contributions per label as (value, field, phrase), entities, analysed
+        fields).
 
         The raw scores are taken before squashing and include the no-crypto-context factor; the learned model
         reads them as features. With ``score_text`` false the body's lede is read for entities only."""
         raw = dict.fromkeys(LABELS, 0.0)
-        contributions: dict[str, list[tuple[float, str, str]]] = {label: [] for label in LABELS}
-        analysed = []
+        contributions: Contributions = {label: [] for label in LABELS}
+        analysed: list[FieldText] = []
         summary = strip_boilerplate(summary)
         lead, tail = split_sentences(summary, self.summary_lead_sentences)
         fields = (
@@ -290,7 +316,9 @@ class RuleScorer:
             scores[label] = round(score, 4)
             if score >= self.thresholds[label]:
                 labels.append(label)
-            positive = sorted((c for c in contributions[label] if c[0] > 0), key=lambda c: (-c[0], c[1], c[2]))
+            positive = sorted(
+                (c for c in contributions[label] if c[0] > 0), key=lambda c: (-c[0], c[1], c[2])
+            )
             if positive:
                 lines: dict[str, None] = {}
                 for _, name, surface in positive:
