@@ -8,8 +8,8 @@
 Each model gives, per label, ``z = bias + sum(weight of each known word feature) / sqrt(number of known word
 features) + sum(weight * dense feature)``; a Platt sigmoid ``p = 1 / (1 + exp(-(a * z + b)))`` fitted on
 cross-validated scores turns ``z`` into a probability, and a label applies when ``p`` reaches the threshold
-chosen by cross-validation (``body_threshold`` for passages). Inference is plain Python: a dictionary lookup
-per feature, no numerical library at run time.
+chosen by cross-validation (``body_threshold`` for passages). The headline is scored in plain Python (a
+dictionary lookup per feature); the body's windows in numpy (one gather and one sum per half window).
 """
 
 from __future__ import annotations

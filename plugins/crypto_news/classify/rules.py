@@ -294,8 +294,12 @@ class RuleScorer:
             analysed.append(field)
             if not field.original or (name == "text" and not score_text):
                 continue
-            matches = [(self.lower_weights[p], hit) for p, hit in self.lower_matcher.count(field).items()]
-            matches += [(self.cased_weights[p], hit) for p, hit in self.cased_matcher.count(field).items()]
+            # sorted: the sum is added up in the same order in every process (set order varies with the hash
+            # seed; a last-digit difference could move a score across a threshold or a weight's rounding)
+            lower = sorted(self.lower_matcher.count(field).items())
+            cased = sorted(self.cased_matcher.count(field).items())
+            matches = [(self.lower_weights[p], hit) for p, hit in lower]
+            matches += [(self.cased_weights[p], hit) for p, hit in cased]
             for weights, (count, surface) in matches:
                 boost = min(count, self.max_count) ** self.count_exponent
                 for label, weight in weights:

@@ -326,6 +326,9 @@ def build(labels_path: Path = DEFAULT_LABELS, items_path: Path = POOL_ITEMS, set
         "taxonomy": rules.version,
         "format": MODEL_FORMAT,
         "features": hashlib.sha256(Path(__file__).with_name("features.py").read_bytes()).hexdigest(),
+        # and what came out: a change in the code that computes features or fits (rules.py, train.py) that
+        # moves any weight gives a new version, so that stored labels are redone
+        "parameters": params,
     })
     counts = {label: sum(label in item["labels"] for item in items) for label in LABELS}
     return {
