@@ -146,7 +146,10 @@ def test_cli_run_json_and_exit_codes(migrated_db, http_server, tmp_path):
     out = json.loads(proc.stdout)
     assert out["status"] == "success" and out["articles_new"] == 6
     assert {tuple(sorted(f)) for f in out["feeds"]} == {
-        ("error", "error_kind", "items_new", "items_seen", "name", "status", "url")}
+        ("error", "error_kind", "gap", "items_backfilled", "items_new", "items_seen", "name", "sitemap_error_kind",
+         "status", "url")}
+    assert {f["gap"] for f in out["feeds"]} == {None}  # each feed's first fetch
+    assert out["items_backfilled"] == 0 and out["feeds_with_gap"] == 0
 
     dead = write_feed_list(tmp_path / "dead.yml", {"Nowhere": "http://127.0.0.1:9/feed"})
     proc = _cli(["run", "--feeds", str(dead)], env)

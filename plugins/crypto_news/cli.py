@@ -48,26 +48,32 @@ def format_summary(s: dict) -> str:
         f"{s['feeds_failed']} failed",
         f"  items seen: {s['items_seen']}, new articles: {s['articles_new']}, extracted: {s['articles_extracted']}, "
         f"classified: {s['articles_classified']}, labels written: {s['labels_written']}",
+        f"  from sitemaps: {s.get('items_backfilled') or 0}, feeds with a gap: {s.get('feeds_with_gap') or 0}",
     ]
     if s.get("error"):
         lines.append(f"  error: {s['error']}")
     width = max((len(f["name"]) for f in s.get("feeds", [])), default=4)
     lines.append("")
-    lines.append(f"  {'feed':<{width}}  {'status':<12} {'seen':>5} {'new':>5}  error")
+    lines.append(f"  {'feed':<{width}}  {'status':<12} {'seen':>5} {'new':>5} {'sitemap':>7} {'gap':>5}  error")
     for f in s.get("feeds", []):
         err = f"{f['error_kind']}: {f['error']}" if f.get("error_kind") else ""
-        lines.append(f"  {f['name']:<{width}}  {f['status']:<12} {f['items_seen']:>5} {f['items_new']:>5}  {err}")
+        if f.get("sitemap_error_kind"):
+            err = (err + "; " if err else "") + f"{f['sitemap_error_kind']}: {f.get('sitemap_error') or ''}"
+        gap = {True: "yes", False: "no"}.get(f.get("gap"), "-")
+        lines.append(f"  {f['name']:<{width}}  {f['status']:<12} {f['items_seen']:>5} {f['items_new']:>5} "
+                     f"{f.get('items_backfilled') or 0:>7} {gap:>5}  {err}")
     return "\n".join(lines)
 
 
 def _json_summary(s: dict) -> dict:
     keep = ("run_id", "run_key", "trigger", "status", "started_at", "finished_at", "error", "feeds_total", "feeds_ok",
             "feeds_not_modified", "feeds_failed", "items_seen", "articles_new", "articles_extracted",
-            "articles_classified", "labels_written")
+            "articles_classified", "labels_written", "items_backfilled", "feeds_with_gap")
     out = {k: s.get(k) for k in keep}
     if s.get("stage_seconds"):
         out["stage_seconds"] = s["stage_seconds"]
-    out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new")}
+    out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new",
+                                           "items_backfilled", "gap", "sitemap_error_kind")}
                     for f in s.get("feeds", [])]
     return out
 

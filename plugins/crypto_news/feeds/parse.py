@@ -15,6 +15,7 @@ import feedparser
 
 from ..model import FeedItem, ParsedFeed
 from ..text import LIMITS, clean, html_to_text, one_line
+from .pace import ttl_seconds, update_period_seconds
 from .urls import canonical_url, link_problem
 
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -179,4 +180,6 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
         items=items,
         skipped=skipped,
         warning=problem_text,
+        ttl_s=ttl_seconds(feed.get("ttl")),
+        update_period_s=update_period_seconds(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
     )

@@ -216,14 +216,24 @@ class HttpClient:
             scheme, _, _ = netguard.split_url(url)
         except netguard.InvalidURL as exc:
             raise FetchError("bad_url", str(exc), url) from exc
+        return self._robots_for(url, scheme).can_fetch(self.settings.ua, url)
+
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The ``Sitemap:`` lines of robots.txt of the URL's origin (read once per origin, like the rules)."""
+        try:
+            scheme, _, _ = netguard.split_url(url)
+        except netguard.InvalidURL as exc:
+            raise FetchError("bad_url", str(exc), url) from exc
+        return list(self._robots_for(url, scheme).site_maps() or [])
+
+    def _robots_for(self, url: str, scheme: str) -> urllib.robotparser.RobotFileParser:
         origin = f"{scheme}://{urlsplit(url).netloc.rsplit('@', 1)[-1].lower()}"
         with self._robots_lock:
             lock, slot = self._robots.setdefault(origin, (threading.Lock(), []))
         with lock:  # one fetch per origin, even when many threads ask at once
             if not slot:
                 slot.append(self._load_robots(origin))
-        parser = slot[0]
-        return parser.can_fetch(self.settings.ua, url)
+        return slot[0]
 
     def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
         parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
@@ -315,7 +325,9 @@ class HttpClient:
             message += " without a Location header"
         if attempts > 1:
             message += f" after {attempts} attempts"
-        return FetchError("http_error", message, url, status=status, retryable=retryable)
+        err = FetchError("http_error", message, url, status=status, retryable=retryable)
+        err.retry_after_s = asked  # the server's wish, kept for the feed's next check
+        return err
 
     def _exchange(self, url: str, headers: dict, limit: int, original: str) -> _Exchange:
         """One request/response on one hop, within the deadline."""
