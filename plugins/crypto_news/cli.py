@@ -110,6 +110,41 @@ def cmd_run(args, settings):
     return _exit_for(summary)
 
 
+def _day(value: str, flag: str):
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{flag} must be an ISO date such as 2026-01-31, got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def cmd_backfill(args, settings):
+    from . import pipeline
+    from .warehouse import runlock
+
+    since = _day(args.since, "--since")
+    until = _day(args.until, "--until") if args.until else None
+    if until is not None and until <= since:
+        raise CliError("--until must be after --since")
+    url = resolve_db_url(settings)
+    feeds = Path(args.feeds) if args.feeds else settings.feeds_file
+    try:
+        result = pipeline.backfill(url, since, until, feeds, settings)
+    except runlock.RunInProgress as exc:
+        raise CliError(str(exc), 1) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"backfill {result['since']} .. {result['until'] or 'now'}: {result['items_found']} archived articles "
+              f"in range, {result['items_new']} new, {result['articles_extracted']} extracted")
+        for f in result["feeds"]:
+            print(f"  {f['name']}: {f['status']}, {f['items_found']} found, {f['items_new']} new"
+                  + (f"  ({'; '.join(f['errors'])})" if f["errors"] else ""))
+    return 1 if result["feeds"] and all(f["status"] in ("error", "no_archive") for f in result["feeds"]) else 0
+
+
 def cmd_summary(args, settings):
     from .warehouse import db, runs
 
@@ -349,6 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--feeds", default=str(Settings.from_env().feeds_file))
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_airflow_run)
+
+    bf = sub.add_parser("backfill", help="load past days' articles from the sites' archive sitemaps")
+    bf.add_argument("--since", required=True, help="first day (ISO 8601 date or time, UTC unless given)")
+    bf.add_argument("--until", help="end, exclusive (default: no end)")
+    bf.add_argument("--feeds", default=None)
+    bf.add_argument("--json", action="store_true")
+    bf.set_defaults(func=cmd_backfill)
 
     s = sub.add_parser("summary", help="print the summary of the latest (or a given) run")
     s.add_argument("--run-id", type=int)

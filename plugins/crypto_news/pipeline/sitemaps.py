@@ -68,10 +68,10 @@ class SitemapReader:
                 problems.append((f"sitemap_{exc.kind}", str(exc)))
         return list(dict.fromkeys(u.strip() for u in found if u and u.strip())), problems
 
-    def walk(self, feed: dict, newer_than: datetime | None = None) -> Walk:
+    def walk(self, feed: dict, newer_than: datetime | None = None, max_files: int | None = None) -> Walk:
         """Read the feed's sitemaps. Child sitemaps of an index whose ``lastmod`` is before ``newer_than`` are not
         read (nothing in them changed since then). Pages on hosts other than the feed's, its site's and the root
-        sitemap's are left out."""
+        sitemap's are left out. At most ``max_files`` files (default ``sitemap_max_files``)."""
         out = Walk()
         roots, problems = self.roots(feed)
         out.roots = roots
@@ -80,7 +80,7 @@ class SitemapReader:
         site_hosts = {host_of(feed.get("url")), host_of(feed.get("site_url"))} - {""}
         seen: set[str] = set()
         obey = bool(feed.get("obey_robots", True)) and self.settings.obey_robots
-        budget = self.settings.sitemap_max_files
+        budget = max_files or self.settings.sitemap_max_files
         stack: list[tuple[str, int, str | None]] = [(r, 0, None) for r in reversed(roots)]
         while stack:
             url, depth, parent_host = stack.pop()

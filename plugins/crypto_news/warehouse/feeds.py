@@ -216,6 +216,16 @@ def record_fetch(conn, run_id: int | None, feed: dict, outcome, settings=None) -
     conn.commit()
 
 
+def due_feeds(conn, feed_ids: list[int]) -> list[int]:
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT feed_id FROM feeds WHERE feed_id = ANY(%s) AND enabled
+                 AND (next_check_at IS NULL OR next_check_at <= now()) ORDER BY feed_id""",
+            (list(feed_ids),),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+
 def feed_health(conn) -> tuple[list[str], list[dict]]:
     """The ``v_feed_health`` view by feed name: (column names, rows as dicts)."""
     with conn.cursor() as cur:
