@@ -5,7 +5,9 @@ Pulls the crypto-news feeds, extracts each new article's text, labels it (regula
 everything into the `crypto_news` schema of the warehouse (Airflow Connection `crypto_news_db`).
 
 Stages: `start_run` → `sync_feeds` → `plan_fetch` → `fetch_feeds` (mapped per batch of feeds, one host per batch,
-pool `crypto_news_http`) → `plan_extraction` → `extract_articles` (mapped per batch of `CRYPTO_NEWS_EXTRACT_BATCH`
+pool `crypto_news_http`; each fetch also catches up from the site's sitemaps) → `backfill_interval` (for an Airflow
+backfill or a run of a past interval: the articles the sites' sitemaps date in the run's data interval)
+→ `plan_extraction` → `extract_articles` (mapped per batch of `CRYPTO_NEWS_EXTRACT_BATCH`
 pending article ids, pool `crypto_news_http`) → `classify_articles` (updates the Asset
 `x-crypto-news://warehouse/articles`) → `finish_run` → `quality_checks`.
 
@@ -76,6 +78,17 @@ def crypto_news_daily():
 
         return pipeline.fetch_feeds(connection.db_url(), run, feed_ids)
 
+    @task(pool=HTTP_POOL, trigger_rule="all_done", execution_timeout=timedelta(minutes=45))
+    def backfill_interval(feed_ids: list[int], run: int, data_interval_start=None, data_interval_end=None,
+                          dag_run=None) -> list[dict]:
+        from crypto_news import pipeline
+        from crypto_news.orchestration import connection
+
+        run_type = str(getattr(dag_run, "run_type", "") or "").rsplit(".", 1)[-1].lower()
+        if data_interval_start is None or not pipeline.interval_needs_backfill(run_type, data_interval_end):
+            return []
+        return pipeline.backfill_sitemaps(connection.db_url(), run, feed_ids, data_interval_start, data_interval_end)
+
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def plan_extraction() -> list[list[int]]:
         from crypto_news import pipeline
@@ -127,8 +140,10 @@ def crypto_news_daily():
     feed_ids = sync_feeds()
     run >> feed_ids
     fetched = fetch_feeds.partial(run=run).expand(feed_ids=plan_fetch(feed_ids))
+    past = backfill_interval(feed_ids, run)
+    fetched >> past
     batches = plan_extraction()
-    fetched >> batches
+    past >> batches
     extracted = extract_articles.partial(run=run).expand(article_ids=batches)
     classified = classify_articles(run)
     extracted >> classified

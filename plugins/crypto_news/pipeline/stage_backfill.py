@@ -29,7 +29,7 @@ from .stage_runs import finish_run, start_run
 log = logging.getLogger("crypto_news")
 
 BACKFILL_MAX_FILES = 1000  # archive sitemaps read per site: ten years of monthly files, or three of daily ones
-PAST_INTERVAL = timedelta(hours=6)  # a DAG run whose data interval ended longer ago than this is filling the past
+PAST_INTERVAL = timedelta(hours=30)  # a DAG run whose data interval ended longer ago than this is filling the past
 
 
 def backfill_sitemaps(db_url: str, run_id: int | None, feed_ids: list[int], since: datetime, until: datetime | None,
