@@ -79,6 +79,12 @@ def test_three_daily_runs_miss_nothing_where_sitemaps_exist(migrated_db, make_se
     assert health["Fast"] == (9.6, 60, 2, 2, 0, True)
     assert health["Slow"] == (67.2, 5, 0, 0, 0, False)  # all 15 articles so far, 4.8 hours apart
     assert health["News"][2:] == (2, 2, 105, True)
+    env = {**os.environ, "CRYPTO_NEWS_DB_URL": migrated_db}
+    proc = subprocess.run([sys.executable, "-m", "crypto_news.cli", "feeds", "--json"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    shown = {r["feed_name"]: r for r in json.loads(proc.stdout)}
+    assert (shown["Fast"]["gaps_7d"], shown["Fast"]["gaps_30d"], round(shown["Fast"]["window_hours"], 1)) == (2, 2, 9.6)
+    assert shown["Slow"]["gaps_30d"] == 0 and round(shown["Slow"]["items_per_day"]) == 5
     # the pace: a fast feed is due again within half its window, a slow one within a day
     pace = dict(q(migrated_db, "SELECT name, check_interval_s FROM feeds"))
     assert pace["Fast"] == int(9.6 * 3600 / 2) and pace["Slow"] == 24 * 3600

@@ -259,7 +259,8 @@ def cmd_feeds(args, settings):
         print(json.dumps(rows, default=str))
         return 0
     show = [c for c in ("feed_name", "last_status", "last_error_kind", "last_success_at", "consecutive_failures",
-                        "not_modified_ratio_30d", "avg_latency_ms", "items_per_day_7d", "articles_total") if c in cols]
+                        "not_modified_ratio_30d", "avg_latency_ms", "items_per_day_7d", "articles_total",
+                        "window_hours", "items_per_day", "gaps_7d", "gaps_30d", "next_check_at") if c in cols]
     table = [[_cell(r.get(c)) for c in show] for r in rows]
     widths = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(show)]
     print("  ".join(c.ljust(w) for c, w in zip(show, widths)))
