@@ -5,10 +5,12 @@ Creates its own database on the server, applies the migrations, generates in SQL
 articles with sources, classifications, labels and entities, plus feeds, runs and fetches, builds the secondary
 indexes after the load (the usual bulk-load order), runs VACUUM ANALYZE, then for every file in sql/queries/
 substitutes its \\set defaults and prints the EXPLAIN (ANALYZE, BUFFERS) summary: root plan node, whether any
-sequential scan reads the articles table, the indexes used, and the execution time. Drops the database at the end.
+sequential scan reads the articles table, the indexes used, and the execution time. Then the same for the queries
+a BI tool sends to the marts (MART_CHECKS, each with a 200 ms budget), after timing two refreshes of the aggregate
+marts (the first fills them, the second replaces them, as every run's refresh does). Drops the database at the end.
 
     .venv/bin/python scripts/scale_test.py [--rows 1000000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
-                                           [--keep] [--markdown]
+                                           [--keep] [--markdown] [--plans]
 
 Exits 1 when a query sequentially scans articles. Needs a superuser (or the database owner with
 session_replication_role rights) because foreign-key triggers are disabled during the synthetic load.
@@ -161,6 +163,46 @@ FROM articles WHERE article_id % 5 = 0;
 
 
 
+# What a BI tool sends for the charts the marts exist for (docs/SCHEMA.md, "Marts at scale"): each must answer within
+# MART_BUDGET_MS at 1,000,000 articles, without reading articles sequentially.
+MART_BUDGET_MS = 200
+MART_CHECKS = {
+    "agg_label_daily, 30 days": """
+        SELECT article_date, label, sum(article_count) AS articles
+        FROM crypto_news_marts.agg_label_daily
+        WHERE article_date >= (now() AT TIME ZONE 'UTC')::date - 30
+        GROUP BY 1, 2 ORDER BY 1, 2""",
+    "agg_entity_label_daily, US regulation, 30 days": """
+        SELECT article_date, article_count
+        FROM crypto_news_marts.agg_entity_label_daily
+        WHERE entity_kind = 'jurisdiction' AND entity_id = 'US' AND label = 'regulation'
+          AND article_date >= (now() AT TIME ZONE 'UTC')::date - 30
+        ORDER BY 1""",
+    "fct_article_entities, regulation + US, 7 days": """
+        SELECT article_id, article_at, feed_name, outlet, mention_count
+        FROM crypto_news_marts.fct_article_entities
+        WHERE entity_kind = 'jurisdiction' AND entity_id = 'US' AND is_regulation
+          AND article_at >= now() - interval '7 days'
+        ORDER BY article_at DESC""",
+    "fct_article_entities, regulation + US by date, 7 days": """
+        SELECT article_date, count(*) AS articles
+        FROM crypto_news_marts.fct_article_entities
+        WHERE entity_kind = 'jurisdiction' AND entity_id = 'US' AND is_regulation
+          AND article_date >= (now() AT TIME ZONE 'UTC')::date - 7
+        GROUP BY 1 ORDER BY 1""",
+    "dim_articles, regulation per date, 30 days": """
+        SELECT article_date, count(*) AS articles
+        FROM crypto_news_marts.dim_articles
+        WHERE is_regulation AND article_date >= (now() AT TIME ZONE 'UTC')::date - 30
+        GROUP BY 1 ORDER BY 1""",
+    "fct_article_labels, per label and outlet, 30 days": """
+        SELECT label, outlet, count(*) AS articles
+        FROM crypto_news_marts.fct_article_labels
+        WHERE article_at >= now() - interval '30 days'
+        GROUP BY 1, 2 ORDER BY 1, 2""",
+}
+
+
 def query_files() -> list[Path]:
     return sorted(QUERIES_DIR.glob("*.sql"))
 
@@ -216,6 +258,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=100_000, help="articles per INSERT statement")
     ap.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     ap.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
+    ap.add_argument("--plans", action="store_true", help="also print the plans of the BI queries on the marts")
     args = ap.parse_args(argv)
 
     url = scratch.create_scratch_database(args.admin_url, "cn_scale")
@@ -274,6 +317,19 @@ def main(argv=None) -> int:
         conn.autocommit = False
         timings["vacuum analyze"] = time.monotonic() - t
 
+        # The pipeline recomputes the aggregate marts after each classification stage: the first refresh fills the
+        # empty tables, the second is the steady state (the previous rows are deleted first).
+        for step in ("marts refresh (first)", "marts refresh (again)"):
+            t = time.monotonic()
+            cur.execute("SELECT crypto_news_marts.refresh_aggregates()")
+            mart_rows = cur.fetchone()[0]
+            conn.commit()
+            timings[step] = time.monotonic() - t
+        conn.autocommit = True
+        cur.execute("VACUUM (ANALYZE) crypto_news_marts.agg_label_daily, crypto_news_marts.agg_entity_label_daily")
+        conn.autocommit = False
+        print(f"  marts: {mart_rows:,} aggregate rows")
+
         cur.execute(
             """SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM article_labels),
                       (SELECT count(*) FROM article_entities), (SELECT count(*) FROM article_sources),
@@ -295,6 +351,14 @@ def main(argv=None) -> int:
             results.append(r)
             failed |= r["seq_scan_articles"]
 
+        mart_results = []
+        for name, statement in MART_CHECKS.items():
+            explain(conn, statement)
+            r = explain(conn, statement)
+            r["query"] = name
+            mart_results.append(r)
+            failed |= r["seq_scan_articles"]
+
         print(f"\n{'query':<28} {'root node':<14} {'seq scan on articles':<21} {'time ms':>9}  indexes used")
         for r in results:
             print(f"{r['query']:<28} {r['root']:<14} {'YES' if r['seq_scan_articles'] else 'no':<21} "
@@ -306,8 +370,25 @@ def main(argv=None) -> int:
             for r in results:
                 print(f"| {r['query']} | {r['root']} | {'yes' if r['seq_scan_articles'] else 'no'} | {r['ms']:.1f} | "
                       f"{', '.join(r['indexes'])} |")
+        print(f"\nBI queries on crypto_news_marts (budget {MART_BUDGET_MS} ms)")
+        for r in mart_results:
+            print(f"{r['query']:<56} {r['root']:<14} {'YES' if r['seq_scan_articles'] else 'no':<4} "
+                  f"{r['ms']:>9.1f} {'ok' if r['ms'] < MART_BUDGET_MS else 'OVER':<5} {', '.join(r['indexes'])}"
+                  + (f"  (seq scan on: {', '.join(r['seq_scan_other'])})" if r["seq_scan_other"] else ""))
+        if args.markdown:
+            print("\n| BI query | plan root | seq scan on articles | execution time (ms) | indexes used |")
+            print("|---|---|---|---:|---|")
+            for r in mart_results:
+                print(f"| {r['query']} | {r['root']} | {'yes' if r['seq_scan_articles'] else 'no'} | {r['ms']:.1f} | "
+                      f"{', '.join(r['indexes'])} |")
+        if args.plans:
+            for name, statement in MART_CHECKS.items():
+                with conn.cursor() as pcur:
+                    pcur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + statement)
+                    print(f"\n-- {name}\n" + "\n".join(row[0] for row in pcur.fetchall()))
+                conn.rollback()
         print(json.dumps({"rows": args.rows, "total_s": round(time.monotonic() - t_all, 1),
-                          "results": results}, default=str) if os.environ.get("SCALE_TEST_JSON") else "", end="")
+                          "results": results, "marts": mart_results}, default=str) if os.environ.get("SCALE_TEST_JSON") else "", end="")
         conn.close()
     finally:
         if args.keep:

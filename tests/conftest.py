@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -71,6 +71,31 @@ def query(url: str, sql: str, *args):
             return cur.fetchall() if cur.description else cur.rowcount
     finally:
         conn.close()
+
+
+@contextmanager
+def group_login(url: str, group: str):
+    """A throwaway login role in ``group`` (roles are server-wide: the name is unique, the role is dropped on exit)
+    and the URL of the same database that connects as it."""
+    import uuid
+
+    import psycopg2
+    from psycopg2 import sql
+
+    name = f"cn_test_{group.split('_')[-1]}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(sql.Identifier(name), sql.Identifier(group)))
+        parts = urlsplit(url)
+        yield urlunsplit(parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port or 5432}"))
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
+            cur.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+        admin.close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import LoopbackServer, temporary_database
+from conftest import LoopbackServer, group_login, temporary_database
 from sitekit import serve_site, write_feed_list
 
 from crypto_news import pipeline
@@ -100,6 +100,7 @@ def loaded():
             assert pipeline.run(url, feeds, SETTINGS)["status"] == "success"
             assert pipeline.run(url, feeds, SETTINGS)["status"] == "success"  # every feed answers 304
             ids = _add_rows(url)
+            _execute(url, "SELECT crypto_news_marts.refresh_aggregates()")  # as the next classification stage would
             yield url, ids
     finally:
         server.close()
@@ -221,10 +222,62 @@ def test_title_search(loaded):
         {ids["china-blockchain-mining-ban"], ids["copy"], ids["old"]}
 
 
+@pytest.fixture(scope="module")
+def bi_url(loaded):
+    """The mart queries are run as a login in crypto_news_bi: they need nothing outside crypto_news_marts."""
+    url, _ = loaded
+    with group_login(url, "crypto_news_bi") as bi:
+        yield bi
+
+
+def test_mart_regulation_daily_by_jurisdiction(loaded, bi_url):
+    url, _ = loaded
+    rows = psql(bi_url, "mart_regulation_daily_by_jurisdiction.sql")
+    dates = defaultdict(set)
+    totals = defaultdict(int)
+    for r in rows:
+        dates[r["jurisdiction"]].add(r["article_date"])
+        totals[r["jurisdiction"]] += int(r["articles"])
+    assert {len(d) for d in dates.values()} == {31}  # zero-filled: 31 UTC dates for every jurisdiction
+    expected = dict(_execute(url, """
+        SELECT e.entity_id, count(*)::int FROM article_entities e
+        JOIN article_labels l ON l.article_id = e.article_id AND l.label = 'regulation'
+        JOIN articles a ON a.article_id = e.article_id
+        WHERE e.kind = 'jurisdiction'
+          AND (coalesce(a.published_at, a.discovered_at) AT TIME ZONE 'UTC')::date
+              >= (now() AT TIME ZONE 'UTC')::date - 30
+        GROUP BY 1"""))
+    assert {k: v for k, v in totals.items() if v} == expected
+    # the same articles as the base-table query (the China story and its copy; the 60-day-old one is left out)
+    assert totals["CN"] == len(psql(url, "regulation_by_country.sql")) == 2
+    us = psql(bi_url, "mart_regulation_daily_by_jurisdiction.sql", country="US", days=7)
+    assert len(us) == 8 and sum(int(r["articles"]) for r in us) == 1 == \
+        len(psql(url, "regulation_by_country.sql", country="US", days=7))
+
+
+def test_mart_adoption_by_outlet(loaded, bi_url):
+    rows = psql(bi_url, "mart_adoption_by_outlet.sql")
+    # both fixture feeds are served from one host: one outlet; the 40- and 60-day-old stories are out of the window
+    assert [(r["outlet"], int(r["adoption_articles"]), int(r["articles"]), r["adoption_share"]) for r in rows] == \
+        [("127.0.0.1", 2, 6, "0.333")]
+    rows = psql(bi_url, "mart_adoption_by_outlet.sql", days=90)
+    assert [(int(r["adoption_articles"]), int(r["articles"])) for r in rows] == [(2, 8)]
+
+
+def test_mart_mining_share_weekly(loaded, bi_url):
+    url, _ = loaded
+    mart = [(r["week"], int(r["articles"]), int(r["mining"]), r["mining_share"])
+            for r in psql(bi_url, "mart_mining_share_weekly.sql", weeks=12)]
+    base = [(r["week"], int(r["articles"]), int(r["mining"]), r["mining_share"])
+            for r in psql(url, "label_share_weekly.sql", weeks=12)]
+    assert mart == base and sum(m[2] for m in mart) == 2
+
+
 def test_every_query_file_is_checked():
     checked = {"regulation_by_country.sql", "label_daily_counts.sql", "top_sources_per_label.sql",
                "search_fulltext.sql", "top_assets_in_adoption.sql", "feed_freshness.sql", "duplicate_coverage.sql",
-               "label_share_weekly.sql", "title_search.sql"}
+               "label_share_weekly.sql", "title_search.sql", "mart_regulation_daily_by_jurisdiction.sql",
+               "mart_adoption_by_outlet.sql", "mart_mining_share_weekly.sql"}
     on_disk = {p.name for p in QUERIES.glob("*.sql")}
     assert on_disk == checked, "add a test with expected rows for each new query file"
     for path in QUERIES.glob("*.sql"):

@@ -7,7 +7,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from ..config import Settings
-from ..warehouse import db, labels, runs
+from ..warehouse import db, labels, marts, runs
 from .workers import worker_context
 
 
@@ -22,7 +22,8 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     Only the start of the body is read from the database (the classifier looks at the lede). A large backlog (a
     re-classification after a taxonomy change) is labelled by worker processes on all cores in chunks of
     ``CLASSIFY_CHUNK`` articles, each chunk written (one transaction) as soon as it is labelled while the workers go
-    on with the next ones."""
+    on with the next ones. Ends by recomputing the daily aggregate marts: this is the last stage that changes
+    labels, entities or article dates, in a daily run as in a re-classification or re-extraction."""
     from ..classify import classifier_version, classify_rows, get_classifier
 
     classifier = get_classifier()
@@ -66,6 +67,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
                     write(pending.popleft().result())
                 if not rows:
                     break
+        marts.refresh_aggregates(writer)
         return counts
     finally:
         if pool is not None:
