@@ -80,6 +80,15 @@ class Settings:
     max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
+    sitemap_catchup: bool = True  # CRYPTO_NEWS_SITEMAP_CATCHUP: fill what a feed dropped from the site's sitemaps
+    sitemap_max_bytes: int = 10 * 1024 * 1024  # CRYPTO_NEWS_SITEMAP_MAX_BYTES: one sitemap, after decompression
+    sitemap_max_files: int = 50  # CRYPTO_NEWS_SITEMAP_MAX_FILES: sitemap files read per site and run
+    sitemap_max_depth: int = 3  # CRYPTO_NEWS_SITEMAP_MAX_DEPTH: levels of nested indexes below the root sitemap
+    sitemap_max_entries: int = 50000  # CRYPTO_NEWS_SITEMAP_MAX_ENTRIES: entries read per file (the protocol's limit)
+    sitemap_skew_s: int = 3600  # CRYPTO_NEWS_SITEMAP_SKEW_S: catch-up starts this long before the last newest item
+    first_catchup_h: float = 24.0  # CRYPTO_NEWS_FIRST_CATCHUP_H: a feed's first catch-up, before its newest item
+    poll_min_s: int = 15 * 60  # CRYPTO_NEWS_POLL_MIN_S: a feed is never checked more often (the poll DAG's cadence)
+    poll_max_s: int = 24 * 3600  # CRYPTO_NEWS_POLL_MAX_S: nor less often
 
     @property
     def ua(self) -> str:
@@ -113,5 +122,14 @@ class Settings:
             min_extract_rate=_env_float(env, "CRYPTO_NEWS_MIN_EXTRACT_RATE", 0.0, low=0.0, high=1.0),
             archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
             archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
+            sitemap_catchup=env.get("CRYPTO_NEWS_SITEMAP_CATCHUP", "1").strip().lower() not in ("0", "false", "no"),
+            sitemap_max_bytes=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
+            sitemap_max_files=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_FILES", 50, minimum=1),
+            sitemap_max_depth=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_DEPTH", 3, minimum=0),
+            sitemap_max_entries=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_ENTRIES", 50000, minimum=1),
+            sitemap_skew_s=_env_int(env, "CRYPTO_NEWS_SITEMAP_SKEW_S", 3600, minimum=0),
+            first_catchup_h=_env_float(env, "CRYPTO_NEWS_FIRST_CATCHUP_H", 24.0, low=0.0, high=24.0 * 366),
+            poll_min_s=_env_int(env, "CRYPTO_NEWS_POLL_MIN_S", 15 * 60, minimum=60),
+            poll_max_s=_env_int(env, "CRYPTO_NEWS_POLL_MAX_S", 24 * 3600, minimum=60),
         )
         return replace(s, **overrides) if overrides else s

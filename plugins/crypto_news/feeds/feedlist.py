@@ -9,7 +9,7 @@ import yaml
 from ..model import FeedSpec
 from .urls import link_problem
 
-ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site"}
+ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site", "sitemaps"}
 
 
 class FeedListError(ValueError):
@@ -46,12 +46,16 @@ def load_feed_list(path: str | Path) -> list[FeedSpec]:
         for key in ("enabled", "robots"):
             if key in entry and not isinstance(entry[key], bool):
                 raise FeedListError(f"{where} ({name}): '{key}' must be true or false")
+        sitemaps = entry.get("sitemaps") or []
+        if not isinstance(sitemaps, list) or any(not isinstance(u, str) or link_problem(u) for u in sitemaps):
+            raise FeedListError(f"{where} ({name}): 'sitemaps' must be a list of http(s) URLs")
         url = url.strip()
         if url in seen:
             raise FeedListError(f"{where} ({name}): url listed twice: {url}")
         seen.add(url)
         specs.append(
             FeedSpec(name=name.strip(), url=url, enabled=entry.get("enabled", True), tags=tuple(tags),
-                     robots=entry.get("robots", True), site=entry.get("site"))
+                     robots=entry.get("robots", True), site=entry.get("site"),
+                     sitemaps=tuple(u.strip() for u in sitemaps))
         )
     return specs

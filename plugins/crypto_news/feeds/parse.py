@@ -15,6 +15,7 @@ import feedparser
 
 from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed
 from ..text import LIMITS, html_to_text, one_line, sanitise
+from .pace import ttl_seconds, update_period_seconds
 from .urls import canonical_url, link_problem
 
 PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed")
@@ -177,4 +178,6 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str | No
         items=items,
         skipped=skipped,
         warning=problem_text,
+        ttl_s=ttl_seconds(feed.get("ttl")),
+        update_period_s=update_period_seconds(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
     )
