@@ -2,6 +2,7 @@
 #   make setup        install into .venv (leaves .venv/bin/crypto-news)
 #   make run [FEEDS=file]   ensure a database, migrate, run the daily DAG once through Airflow, print the summary
 #   make test         set up and run the whole test suite
+#   make lint         ruff (pyflakes, pycodestyle, bugbear, import order, complexity; Airflow rules on dags/), mypy
 #   make db-stop      stop the embedded PostgreSQL cluster under .local/
 #   make bench [BENCH_ARGS=...]   end-to-end benchmark against the extraction limit (docs/PERFORMANCE.md)
 #   make test-distributed   the daily DAG on real Airflow components: CeleryExecutor, two workers (docs/AIRFLOW.md)
@@ -36,7 +37,9 @@ db-stop:
 	@if [ -x $(BIN)/crypto-news ]; then $(BIN)/crypto-news db stop; else echo "nothing to stop (no .venv)"; fi
 
 lint: setup
+	$(BIN)/ruff check plugins dags tests scripts
 	$(BIN)/ruff check --select AIR dags/
+	$(BIN)/python -m mypy plugins/crypto_news dags
 
 # Real scheduler, dag-processor, api-server and two Celery workers on this machine; needs PostgreSQL
 # (CRYPTO_NEWS_TEST_PG) and Redis (CRYPTO_NEWS_TEST_REDIS, database CRYPTO_NEWS_TEST_REDIS_DB, default 13).

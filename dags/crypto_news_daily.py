@@ -90,7 +90,8 @@ def crypto_news_daily():
         options = {**TASK_OPTIONS[stage.name], "pool": HTTP_POOL} if stage.network else TASK_OPTIONS[stage.name]
         run_task = task(task_id=stage.name, **options)(_run_stage)
         if stage.plan is not None:
-            batches = task(task_id=stage.plan_name, **TASK_OPTIONS[stage.plan_name])(_plan_stage)(
+            plan_id = stage.plan_name or f"plan_{stage.name}"
+            batches = task(task_id=plan_id, **TASK_OPTIONS[plan_id])(_plan_stage)(
                 stage_name=stage.name, **inputs)
             if previous is not None:
                 previous >> batches

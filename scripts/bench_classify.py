@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-
 import resource
+import time
 
 from crypto_news.classify import Classifier, RuleScorer
 

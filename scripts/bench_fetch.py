@@ -107,7 +107,7 @@ def main() -> int:
         urls = [
             f"http://{h}:{s.server_address[1]}/feed{j}.xml"
             for j in range(args.feeds_per_host)
-            for h, s in zip(hosts, servers)
+            for h, s in zip(hosts, servers, strict=True)
         ]
         settings = Settings(
             allow_private_hosts=",".join(hosts),

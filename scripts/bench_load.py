@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 
-from crypto_news.model import (
+from crypto_news.model import (  # noqa: E402 - after the sys.path line
     FeedItem,  # noqa: E402
     FeedOutcome,  # noqa: E402
 )
-from crypto_news.warehouse import db, migrations, runs, scratch  # noqa: E402
-from crypto_news.warehouse import feeds as feed_rows  # noqa: E402
+from crypto_news.warehouse import db, migrations, runs, scratch  # noqa: E402 - after the sys.path line
+from crypto_news.warehouse import feeds as feed_rows  # noqa: E402 - after the sys.path line
 
 WORDS = (
     "bitcoin ether stablecoin exchange custody wallet blockchain miners mining hashrate ban regulator regulation law "

@@ -24,8 +24,17 @@ from pathlib import Path
 from crypto_news.classify import LABELS, Classifier, evaluate, format_evaluation, get_classifier
 from crypto_news.classify.evaluate import bootstrap, cross_validate, error_kinds, scores
 from crypto_news.classify.model import Model
-from crypto_news.classify.train import DEFAULT_LABELS, MODEL_FORMAT, POOL_ITEMS, SETTINGS, SHARED, featurise, fit, \
-    load_items
+from crypto_news.classify.train import (
+    DEFAULT_LABELS,
+    MODEL_FORMAT,
+    POOL_ITEMS,
+    SETTINGS,
+    SHARED,
+    featurise,
+    fit,
+    load_items,
+    load_written,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,32 +61,35 @@ def main(argv=None) -> None:
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     args = parser.parse_args(argv)
     items = load_items(args.labels, POOL_ITEMS)
+    written = load_written()  # ours: in every training fold, never predicted
     clf = get_classifier()
     summary: dict = {"model": clf.version}
 
     start = time.perf_counter()
-    predicted = cross_validate(items, args.folds)
+    predicted = cross_validate(items, args.folds, written=written)
     report = report_of(items, predicted, clf, "cross-validated")
-    print(f"== {args.folds}-fold cross-validation on {args.labels.name} ({time.perf_counter() - start:.0f} s)")
+    print(f"== {args.folds}-fold cross-validation on {args.labels.name} ({time.perf_counter() - start:.0f} s; the "
+          f"{len(written)} written items are in every training fold and never predicted)")
     print(format_evaluation(report))
     summary["cross_validation"] = brief(report)
 
     design = [i for i in items if not held_out(i["id"])]
     test = [i for i in items if held_out(i["id"])]
-    params = fit(design, featurise(design, clf.rules))
+    params = fit(design + written, featurise(design + written, clf.rules))
     model = Model({"format": MODEL_FORMAT, "version": "design-fifths", "labels": list(LABELS),
                    "settings": SETTINGS, "taxonomy_version": clf.rules.version, **params})
     design_clf = Classifier(model=model, rules=clf.rules)
     predicted = [set(design_clf.classify(i["title"], i["summary"], None).labels) for i in test]
     report = report_of(test, predicted, design_clf, "trained on the other four fifths")
-    print(f"\n== held-out fifth ({len(test)} items never looked at while designing; model trained on {len(design)})")
+    print(f"\n== held-out fifth ({len(test)} items never looked at while designing; model trained on {len(design)} "
+          f"real and {len(written)} written items)")
     print(format_evaluation(report))
     summary["held_out_fifth"] = brief(report)
 
     print("\n== learning curve (same folds, training folds subsampled)")
     curve = []
     for fraction in [float(x) for x in args.curve.split(",") if x]:
-        s = scores([set(i["labels"]) for i in items], cross_validate(items, args.folds, fraction))
+        s = scores([set(i["labels"]) for i in items], cross_validate(items, args.folds, fraction, written=written))
         n = round(len(items) * (args.folds - 1) / args.folds * fraction)
         curve.append({"fraction": fraction, "train_items": n, **brief(s)})
         print(f"  {fraction:>5.2f}  ~{n:>5} training items  macro-F1 {s['macro_f1']:.3f}  "

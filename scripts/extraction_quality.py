@@ -25,8 +25,8 @@ import trafilatura
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
-from crypto_news.extract import EXTRACTOR_VERSION, analyse_page
-from scoring import score
+from crypto_news.extract import EXTRACTOR_VERSION, analyse_page  # noqa: E402 - after the sys.path line
+from scoring import score  # noqa: E402 - after the sys.path line
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "article-extraction-benchmark"
 

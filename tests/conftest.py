@@ -6,7 +6,6 @@ Airflow settings are fixed here, before anything imports Airflow, so DAG tests u
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -198,5 +197,3 @@ def make_server():
     for s in servers:
         s.close()
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -27,7 +27,6 @@ import pytest
 from conftest import query, temporary_database
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from crypto_news.warehouse import runlock
 from sitekit import STORIES, serve_site, write_feed_list
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -273,9 +272,10 @@ def test_run_killed_mid_extraction_next_run_finishes(migrated_db, http_server, t
     done_at_kill = extraction_progress(migrated_db)[0]
     assert 0 < done_at_kill < N_ARTICLES
     assert query(migrated_db, "SELECT status, finished_at FROM pipeline_runs") == [("running", None)]
-    # The killed session's advisory lock is released as soon as the server sees the socket closed.
-    wait_for(lambda: not query(migrated_db, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
-                               runlock.RUN_LOCK & 0xFFFFFFFF), 10, "the run lock of the killed run to go")
+    # The killed session's row lock is released as soon as the server sees the socket closed.
+    wait_for(lambda: not query(migrated_db, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                                            "AND application_name = 'crypto-news run lock'"),
+             10, "the run lock of the killed run to go")
 
     site.latency = 0.0
     second = cli(["run", "--json", "--feeds", str(feeds)], {"CRYPTO_NEWS_DB_URL": migrated_db})

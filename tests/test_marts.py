@@ -8,14 +8,14 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg2
 import pytest
 import sqlalchemy as sa
-from conftest import LoopbackServer, group_login, temporary_database
 from psycopg2 import errors, sql
-from sitekit import serve_site, write_feed_list
 from sqlalchemy.dialects import postgresql
 
+from conftest import LoopbackServer, group_login, temporary_database
+from conftest import query as q
 from crypto_news import pipeline
 from crypto_news.config import Settings
-from conftest import query as q
+from sitekit import serve_site, write_feed_list
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
 MARTS = {"dim_articles", "fct_article_labels", "fct_article_entities", "agg_label_daily", "agg_entity_label_daily",

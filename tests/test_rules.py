@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from crypto_news.classify import RuleScorer, split_sentences
 
 TAXONOMY = Path(__file__).resolve().parents[1] / "config" / "taxonomy.yml"

@@ -35,7 +35,7 @@ _ENV_SECRET = re.compile(r"^\s*([A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN|API_KEY)[A-Z0
 # Documented placeholders anywhere: the generic example in error messages, compose's ${VAR} interpolation, the
 # .env.example value. Tests additionally use made-up passwords to prove masking, and the masked form ***.
 PLACEHOLDERS = {"password", "change-me", "***"}
-TEST_ONLY = {"hunter2", "pa%40ss", "pa", "pw", "s3cret-pw"}
+TEST_ONLY = {"hunter2", "pa%40ss", "pa", "pw", "s3cret-pw", "{SECRET}", "{FEED_SECRET}"}
 
 
 def _tracked_files() -> list[Path]:

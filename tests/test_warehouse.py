@@ -53,8 +53,8 @@ def test_views_are_bi_friendly(migrated_db):
         assert types[(view, "article_count")] == "bigint"
     assert types[("v_articles", "article_day")] == "date"
     assert types[("v_articles", "labels")] == "ARRAY"
-    assert {types[("v_articles", f"is_{l}")] for l in ("regulation", "adoption", "mining")} == {"boolean"}
-    assert {types[("v_articles", f"score_{l}")] for l in ("regulation", "adoption", "mining")} == {"real"}
+    assert {types[("v_articles", f"is_{lab}")] for lab in ("regulation", "adoption", "mining")} == {"boolean"}
+    assert {types[("v_articles", f"score_{lab}")] for lab in ("regulation", "adoption", "mining")} == {"real"}
     assert types[("v_pipeline_runs", "duration_s")] == "double precision"
 
 

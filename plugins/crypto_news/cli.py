@@ -18,7 +18,6 @@ from pathlib import Path
 from .config import PROJECT_ROOT, Settings
 
 
-
 class CliError(Exception):
     """A failure to report in one line; ``code`` is the exit status."""
 
@@ -187,7 +186,12 @@ def cmd_eval(args, settings):
         items = [json.loads(line) for line in fin if line.strip()]
     if args.no_body:  # what the headline alone gives: the body's share of the figures
         items = [{**item, "text": None} for item in items]
-    print(format_evaluation(evaluate(items)))
+    if args.rules:
+        from .classify import RuleScorer
+
+        print(format_evaluation(evaluate(items, RuleScorer())))
+    else:
+        print(format_evaluation(evaluate(items)))
     return 0
 
 
@@ -273,9 +277,9 @@ def cmd_feeds(args, settings):
                         "window_hours", "items_per_day", "gaps_7d", "gaps_30d", "next_check_at") if c in cols]
     table = [[_cell(r.get(c)) for c in show] for r in rows]
     widths = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(show)]
-    print("  ".join(c.ljust(w) for c, w in zip(show, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(show, widths, strict=True)))
     for t in table:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)))
     return 0
 
 
@@ -359,19 +363,19 @@ def cmd_airflow_run(args, settings):
                           env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise CliError("airflow pools set failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:]), 1)
-    proc = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
-                          stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
+    dag_run = subprocess.run([str(airflow), "dags", "test", "crypto_news_daily"], env=env,
+                             stdout=sys.stderr if not args.verbose else None, stderr=subprocess.STDOUT)
     conn = db.connect(url)
     try:
         summary = runs.load_run_summary(conn, trigger="airflow")
     finally:
         conn.close()
     if summary is None:
-        raise CliError(f"the Airflow run recorded no summary (airflow exited {proc.returncode})", 1)
+        raise CliError(f"the Airflow run recorded no summary (airflow exited {dag_run.returncode})", 1)
     print(json.dumps(_json_summary(summary)) if args.json else format_summary(summary))
     code = _exit_for(summary)
-    if proc.returncode != 0 and code == 0:
-        print(f"crypto-news: the Airflow DAG run failed (exit {proc.returncode}); see the log above",
+    if dag_run.returncode != 0 and code == 0:
+        print(f"crypto-news: the Airflow DAG run failed (exit {dag_run.returncode}); see the log above",
               file=sys.stderr)
         code = 1
     return code
@@ -416,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval-classifier", help="precision, recall and F1 per label on a labelled JSON Lines file")
     e.add_argument("file", help="JSON Lines with title, summary, text (optional) and labels; - for stdin")
     e.add_argument("--no-body", action="store_true", help="ignore the items' text (headline and summary only)")
+    e.add_argument("--rules", action="store_true", help="the taxonomy's phrase rules alone (the baseline)")
     e.set_defaults(func=cmd_eval)
 
     x = sub.add_parser("extract", help="extract article text from saved pages or URLs")
@@ -445,32 +450,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Log lines (and the tracebacks they carry) without the database password, whatever form it was given in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .warehouse.db import mask_secrets
+
+        return mask_secrets(super().format(record))
+
+
+def _say(message: str) -> None:
+    from .warehouse.db import mask_secrets
+
+    print(f"crypto-news: {mask_secrets(' '.join(str(message).split()))}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     import psycopg2
 
-    from .warehouse.db import DatabaseError
+    from .warehouse.db import DatabaseError, register_secret
 
-    settings = None
+    register_secret(os.environ.get("CRYPTO_NEWS_DB_URL"))  # masked in every line printed from here on
     try:
         settings = Settings.from_env()  # read once, passed down
         return args.func(args, settings)
     except CliError as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return exc.code
     except DatabaseError as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except psycopg2.Error as exc:  # the database failed mid-command: one line, no secrets
-        from .warehouse.db import mask_secrets
-
-        msg = mask_secrets(" ".join(str(exc).split()), settings.db_url if settings else None)
-        print(f"crypto-news: database error: {msg}", file=sys.stderr)
+        _say(f"database error: {exc}")
         return 1
     except (ValueError, OSError) as exc:
-        print(f"crypto-news: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
         return 130

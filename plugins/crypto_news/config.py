@@ -5,6 +5,7 @@ Every knob of the pipeline lives here so that the DAG, the command line and the 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,23 +32,37 @@ def _env_int(env, name: str, default: int, minimum: int | None = None) -> int:
         return default
     try:
         value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 
-def _env_float(env, name: str, default: float, low: float | None = None, high: float | None = None) -> float:
+def _env_flag(env, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    return default if not raw else raw not in ("0", "false", "no")
+
+
+def _env_float(env, name: str, default: float, low: float | None = None, high: float | None = None,
+               above: float | None = None) -> float:
+    """A finite number from the environment within [low, high] (and greater than ``above``): ``nan``, ``inf``
+    and out-of-range values are refused, never clamped (a retention window of 0 or nan would empty the archive)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    if above is not None and value <= above:
+        raise ValueError(f"{name} must be greater than {above:g}, got {raw!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {raw!r}")
+        span = f"in [{low:g}, {high:g}]" if low is not None and high is not None else \
+            f"at least {low:g}" if low is not None else f"at most {high:g}"
+        raise ValueError(f"{name} must be a number {span}, got {raw!r}")
     return value
 
 
@@ -101,28 +116,28 @@ class Settings:
             db_url=env.get("CRYPTO_NEWS_DB_URL") or None,
             feeds_file=Path(env.get("CRYPTO_NEWS_FEEDS") or DEFAULT_FEEDS_FILE),
             allow_private_hosts=env.get("CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS", "").strip(),
-            host_concurrency=max(1, _env_int(env, "CRYPTO_NEWS_HOST_CONCURRENCY", 2)),
-            host_delay_s=max(0.0, _env_float(env, "CRYPTO_NEWS_HOST_DELAY_S", 1.0)),
-            timeout_s=_env_float(env, "CRYPTO_NEWS_TIMEOUT_S", 30.0),
-            connect_timeout_s=_env_float(env, "CRYPTO_NEWS_CONNECT_TIMEOUT_S", 10.0),
-            max_bytes=_env_int(env, "CRYPTO_NEWS_MAX_BYTES", 5 * 1024 * 1024),
-            max_redirects=_env_int(env, "CRYPTO_NEWS_MAX_REDIRECTS", 5),
-            retries=max(0, _env_int(env, "CRYPTO_NEWS_RETRIES", 2)),
-            retry_max_wait_s=_env_float(env, "CRYPTO_NEWS_RETRY_MAX_WAIT_S", 30.0),
+            host_concurrency=_env_int(env, "CRYPTO_NEWS_HOST_CONCURRENCY", 2, minimum=1),
+            host_delay_s=_env_float(env, "CRYPTO_NEWS_HOST_DELAY_S", 1.0, low=0.0, high=3600.0),
+            timeout_s=_env_float(env, "CRYPTO_NEWS_TIMEOUT_S", 30.0, above=0.0, high=86400.0),
+            connect_timeout_s=_env_float(env, "CRYPTO_NEWS_CONNECT_TIMEOUT_S", 10.0, above=0.0, high=86400.0),
+            max_bytes=_env_int(env, "CRYPTO_NEWS_MAX_BYTES", 5 * 1024 * 1024, minimum=1),
+            max_redirects=_env_int(env, "CRYPTO_NEWS_MAX_REDIRECTS", 5, minimum=0),
+            retries=_env_int(env, "CRYPTO_NEWS_RETRIES", 2, minimum=0),
+            retry_max_wait_s=_env_float(env, "CRYPTO_NEWS_RETRY_MAX_WAIT_S", 30.0, low=0.0, high=86400.0),
             contact=env.get("CRYPTO_NEWS_CONTACT") or DEFAULT_CONTACT,
             user_agent=env.get("CRYPTO_NEWS_USER_AGENT", ""),
             obey_robots=env.get("CRYPTO_NEWS_OBEY_ROBOTS", "1").strip().lower() not in ("0", "false", "no"),
-            fetch_workers=max(1, _env_int(env, "CRYPTO_NEWS_FETCH_WORKERS", 16)),
-            extract_workers=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_WORKERS", os.cpu_count() or 1)),
-            extract_batch=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_BATCH", 200)),
-            extract_max_attempts=max(1, _env_int(env, "CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS", 3)),
+            fetch_workers=_env_int(env, "CRYPTO_NEWS_FETCH_WORKERS", 16, minimum=1),
+            extract_workers=_env_int(env, "CRYPTO_NEWS_EXTRACT_WORKERS", os.cpu_count() or 1, minimum=1),
+            extract_batch=_env_int(env, "CRYPTO_NEWS_EXTRACT_BATCH", 200, minimum=1),
+            extract_max_attempts=_env_int(env, "CRYPTO_NEWS_EXTRACT_MAX_ATTEMPTS", 3, minimum=1),
             schedule=env.get("CRYPTO_NEWS_SCHEDULE") or "@daily",
-            max_items_per_feed=max(1, _env_int(env, "CRYPTO_NEWS_MAX_ITEMS_PER_FEED", 500)),
+            max_items_per_feed=_env_int(env, "CRYPTO_NEWS_MAX_ITEMS_PER_FEED", 500, minimum=1),
             fetch_log_days=_env_int(env, "CRYPTO_NEWS_FETCH_LOG_DAYS", 180, minimum=1),
             min_extract_rate=_env_float(env, "CRYPTO_NEWS_MIN_EXTRACT_RATE", 0.0, low=0.0, high=1.0),
-            archive_days=max(0, _env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90)),
-            archive_max_mb=max(0.0, _env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0)),
-            sitemap_catchup=env.get("CRYPTO_NEWS_SITEMAP_CATCHUP", "1").strip().lower() not in ("0", "false", "no"),
+            archive_days=_env_int(env, "CRYPTO_NEWS_ARCHIVE_DAYS", 90, minimum=1),
+            archive_max_mb=_env_float(env, "CRYPTO_NEWS_ARCHIVE_MAX_MB", 2048.0, above=0.0, high=1e9),
+            sitemap_catchup=_env_flag(env, "CRYPTO_NEWS_SITEMAP_CATCHUP", True),
             sitemap_max_bytes=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
             sitemap_max_files=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_FILES", 50, minimum=1),
             sitemap_max_depth=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_DEPTH", 3, minimum=0),

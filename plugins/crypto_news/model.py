@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from .extract.result import PageResult
 
 
 # A publication date is trusted when it lies between these (feed dates, page dates, the quality check).
@@ -35,6 +38,7 @@ class FeedSpec:
     robots: bool = True
     site: str | None = None
     sitemaps: tuple[str, ...] = field(default_factory=tuple)
+    credentials: tuple[str, str] | None = field(default=None, repr=False)  # from the URL's user info; never stored
 
 
 @dataclass
@@ -102,13 +106,13 @@ class PageWork:
     """What a worker process returns for one page: the extraction result, the page packed for the archive, and
     the text's fingerprints (all CPU work, done off the main process)."""
 
-    page: object  # extract.PageResult
+    page: PageResult
     sha256: str | None = None
     packed: bytes | None = None
     raw_bytes: int = 0
     content_hash: str | None = None
     simhash: int | None = None
-    classification: object = None  # classify.Classification of the page text
+    classification: Any = None  # classify.Classification of the page text
 
 
 @dataclass

@@ -7,8 +7,10 @@ word boundary near the limit and end with an ellipsis.
 
 from __future__ import annotations
 
-import html
 import re
+import threading
+
+from lxml import etree
 
 LIMITS = {
     "title": 1_000,
@@ -24,13 +26,15 @@ LIMITS = {
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INLINE_WS = re.compile(r"\s+")
-_BLOCK_TAGS = re.compile(
-    r"<\s*/?\s*(p|div|br|li|ul|ol|h[1-6]|blockquote|pre|table|tr|section|article|figure|figcaption|hr)\b[^>]*>",
-    re.I,
+_BLOCKS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table tr section article figure figcaption hr".split()
 )
-_DROP_BLOCKS = re.compile(r"<(script|style|noscript|template|iframe)\b.*?</\1\s*>", re.I | re.S)
-_TAG = re.compile(r"<[^>]{0,2000}>")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_DROPPED = ("script", "style", "noscript", "template", "iframe")
+_ENTITY = re.compile(r"&(#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
+_MARKUP = re.compile(r"<[A-Za-z/!?](?:[^<>]*>|[^<>\n]*)")
+_BAD_URL_CHARS = re.compile(r"[<>\"'`\s\\^{}|]")
+_UNESCAPE_ROUNDS = 4  # markup escaped up to three times is still found and removed; more is neutralised
+_local = threading.local()
 
 
 def sanitise(value: str | None, limit: int | None = None) -> str | None:
@@ -62,19 +66,67 @@ def truncate(value: str, limit: int) -> str:
     return (cut[:space] if space > 0 else cut).rstrip() + "…"
 
 
+def _parser() -> etree.HTMLParser:
+    parser = getattr(_local, "parser", None)
+    if parser is None:  # lxml parsers are not shared between threads
+        parser = _local.parser = etree.HTMLParser(encoding="utf-8", recover=True, no_network=True,
+                                                  remove_comments=True, remove_pis=True, default_doctype=False)
+    return parser
+
+
+def _fragment_text(markup: str) -> str:
+    """The text of an HTML fragment as libxml2 parses it (in linear time, unlike regular expressions over
+    unclosed comments or tags): entities decoded, comments and the content of script-like elements dropped, block
+    elements as paragraph breaks."""
+    root = etree.fromstring(("<div>" + markup + "</div>").encode("utf-8", "replace"), _parser())
+    if root is None:
+        return ""
+    etree.strip_elements(root, *_DROPPED, with_tail=False)
+    parts: list[str] = []
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        block = el.tag in _BLOCKS
+        if event == "start":
+            if block:
+                parts.append("\n\n")
+            if el.text:
+                parts.append(el.text)
+        else:
+            if block:
+                parts.append("\n\n")
+            if el.tail:
+                parts.append(el.tail)
+    return "".join(parts)
+
+
+def no_markup(value: str | None) -> str | None:
+    """Plain text that no HTML renderer would read as markup: a complete tag (``<img ... onerror=...>``) is removed
+    with its attributes, an unterminated one up to the end of its line. Text keeps a ``<`` that starts no tag
+    (``a < b``). Each removal leaves a space, so that what is left around it cannot join into a new tag
+    (``<<b>b>``). Linear: each match ends before the next ``<``."""
+    if value is None or "<" not in value:
+        return value
+    return _MARKUP.sub(" ", value)
+
+
 def html_to_text(markup: str | None, limit: int | None = None) -> str | None:
-    """Plain text from an HTML fragment: entities decoded, tags removed, block elements become paragraph breaks."""
+    """Plain text from an HTML fragment: entities decoded, tags removed, block elements become paragraph breaks.
+
+    Tags are removed after entities are decoded, as often as escaping was applied (feeds escape markup inside
+    CDATA, and some escape it twice), so ``&lt;script&gt;`` never comes out as ``<script>``. The parser is given at
+    most four times ``limit`` characters (the field's budget), so its work is bounded per field."""
     if markup is None:
         return None
-    markup = sanitise(markup[: 4 * (limit or LIMITS["feed_content"])])
-    if markup is None:
+    limit = limit or LIMITS["feed_content"]
+    text = sanitise(markup[: 4 * limit])
+    if text is None:
         return None
-    if "<" in markup:
-        markup = _COMMENT.sub(" ", markup)
-        markup = _DROP_BLOCKS.sub(" ", markup)
-        markup = _BLOCK_TAGS.sub("\n\n", markup)
-        markup = _TAG.sub("", markup)
-    text = html.unescape(markup)
+    if "<" in text or "&" in text:
+        text = _fragment_text(text)
+        for _ in range(_UNESCAPE_ROUNDS - 1):  # markup that was escaped: decoded above, removed now
+            if not (_MARKUP.search(text) or _ENTITY.search(text)):
+                break
+            text = _fragment_text(text)
+    text = no_markup(text) or ""  # a str in, a str out
     paragraphs = []
     for block in re.split(r"\n\s*\n", text):
         line = _SPACES.sub(" ", block).replace("\n", " ").strip()
@@ -85,6 +137,36 @@ def html_to_text(markup: str | None, limit: int | None = None) -> str | None:
 
 
 WORD_RE = re.compile(r"\w+")
+
+
+def plain_text(value: str | None, limit: int | None = None) -> str | None:
+    """One line of plain text from a field that should hold text but may hold markup (author, category, site name,
+    page title): :func:`html_to_text` folded to one line."""
+    return one_line(html_to_text(value, limit), limit)
+
+
+def http_url(value: str | None, limit: int = 4096) -> str | None:
+    """The value as an http(s) URL for a URL column, or None: any other scheme (``javascript:``, ``data:``), a
+    relative or host-less URL, or one longer than ``limit`` is refused. Characters a URL may not hold (``<``,
+    ``"``, spaces) are percent-encoded as requests does before sending, and user info is dropped (a URL column
+    is readable by every dashboard)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from requests.utils import requote_uri
+
+    value = sanitise(value)
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or _BAD_URL_CHARS.search(parts.netloc):
+            return None
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        url = requote_uri(urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment)))
+    except ValueError:
+        return None
+    url = _INLINE_WS.sub("%20", url)
+    return url if len(url) <= limit and not _BAD_URL_CHARS.search(url) else None
 
 
 def word_count(text: str | None) -> int:

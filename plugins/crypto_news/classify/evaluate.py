@@ -75,14 +75,15 @@ def error_kinds(items: list[dict], predicted: list[set[str]], classifier: Classi
     return sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
 
-def evaluate(items: Iterable[dict], classifier: Classifier | None = None, rounds: int = BOOTSTRAP_ROUNDS) -> dict:
+def evaluate(items: Iterable[dict], classifier=None, rounds: int = BOOTSTRAP_ROUNDS) -> dict:
+    """The report of ``classifier`` (the learned one by default; a :class:`.rules.RuleScorer` for the baseline)."""
     clf = classifier or get_classifier()
     items = list(items)
     gold = [set(item.get("labels") or []) for item in items]
     predicted = [set(clf.classify(item.get("title"), item.get("summary"), item.get("text")).labels) for item in items]
     report = {"items": len(items), **scores(gold, predicted), "version": clf.version}
     report["intervals"] = bootstrap(gold, predicted, rounds)
-    report["errors"] = error_kinds(items, predicted, clf)
+    report["errors"] = error_kinds(items, predicted, clf) if hasattr(clf, "contributions") else []
     return report
 
 

@@ -77,7 +77,8 @@ class Head:
         if self._index is None:
             vocabulary = sorted(self.vocabulary)
             self._index = {w: k + 1 for k, w in enumerate(vocabulary)}
-            rows = [[0.0] * len(self.tables)] + [[t[w] for t in self.tables] for w in vocabulary]
+            # one row per word: its weight per label, then 1 (a known word; row 0, unknown words, is all zeros)
+            rows = [[0.0] * (len(self.tables) + 1)] + [[t[w] for t in self.tables] + [1.0] for w in vocabulary]
             self._weights = np.array(rows, dtype=np.float64)
         if len(self._rows) > ROW_CACHE_LIMIT:
             self._rows.clear()
@@ -86,8 +87,9 @@ class Head:
 
     def window_probabilities(self, tokens: list[str], size: int):
         """(probabilities, starts, ends) of the windows of ``size`` words that overlap by half (one window for a
-        body of up to half that), counting repeats. One pass over the words in C (a cached word form -> weight row lookup),
-        then prefix sums in numpy, so that the windows of an 800-word body cost less than its tokenising."""
+        body of up to half that), counting repeats. One pass over the words in C (a cached word form -> weight
+        row lookup), then one sum per half window in numpy, so that every window of a long body costs about as
+        much as tokenising it."""
         n = len(tokens)
         idx = np.fromiter(map(self._rows.get, tokens, repeat(-1)), dtype=np.intp, count=n)
         missing = np.flatnonzero(idx < 0)  # word forms seen for the first time
@@ -95,15 +97,14 @@ class Head:
             idx[k] = self._row_of(tokens[k])
         half = max(size // 2, 1)
         blocks = np.arange(0, n, half)  # windows are pairs of neighbouring half-size blocks
-        sums = np.add.reduceat(self._weights[idx], blocks, axis=0)
-        known = np.add.reduceat(idx > 0, blocks).astype(np.float64)
+        sums = np.add.reduceat(self._weights[idx], blocks, axis=0)  # per half window: weights, known words
         if len(blocks) > 1:
             sums = sums[:-1] + sums[1:]
-            known = known[:-1] + known[1:]
+        known = sums[:, -1]
         starts = blocks[: len(known)]
         ends = np.minimum(starts + 2 * half, n)
-        scale = np.divide(1.0, np.sqrt(known), out=np.zeros_like(known), where=known > 0)
-        z = self._bias + sums * scale[:, None]
+        scale = 1.0 / np.sqrt(np.maximum(known, 1.0))  # a window without a known word scores its bias alone
+        z = self._bias + sums[:, :-1] * scale[:, None]
         return 1.0 / (1.0 + np.exp(-(self._platt_a * z + self._platt_b))), starts, ends
 
     def probability(self, z: list[float]) -> list[float]:

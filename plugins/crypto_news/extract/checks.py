@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..text import WORD_RE
-from .settings import CONSENT_MIN_HITS, CONSENT_MIN_SHARE, SHORT_PAGE_WORDS, TEASER_MAX_WORDS
+from .settings import CONSENT_MIN_HITS, CONSENT_MIN_SHARE, SHORT_PAGE_WORDS, TEASER_MAX_WORDS, PageStatus
 
 _CHALLENGE_TITLE_RE = re.compile(
     r"^\s*(just a moment|attention required|checking your browser|please wait|access denied|"
@@ -117,7 +117,7 @@ def page_title(tree) -> str:
     return ""
 
 
-def blocked_reason(tree, html_lower: bytes, text: str, words: int) -> tuple[str, str] | None:
+def blocked_reason(tree, html_lower: bytes, text: str, words: int) -> tuple[PageStatus, str] | None:
     """(status, detail) when the page is a challenge / denied / cookie wall / paywall teaser. ``html_lower`` is the
     page in UTF-8 with ASCII letters lowered (every marker is ASCII; 4× cheaper than ``str.lower``)."""
     title = page_title(tree)

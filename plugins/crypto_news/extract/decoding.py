@@ -92,14 +92,14 @@ def decode_html(body: bytes, content_type: str | None) -> str:
         m = _HEADER_CHARSET_RE.search(content_type or "")
         if m:
             declared.append(m.group(1))
-        m = _META_CHARSET_RE.search(body[: SNIFF_BYTES * 4])
-        if m:
-            declared.append(m.group(1).decode("ascii", "replace"))
+        meta = _META_CHARSET_RE.search(body[: SNIFF_BYTES * 4])
+        if meta:
+            declared.append(meta.group(1).decode("ascii", "replace"))
         for label in declared:
-            enc = _codec(label)
-            if enc and enc != "utf-8":
+            codec = _codec(label)
+            if codec and codec != "utf-8":
                 try:
-                    return body.decode(enc)
+                    return body.decode(codec)
                 except (UnicodeDecodeError, LookupError):
                     pass
         try:

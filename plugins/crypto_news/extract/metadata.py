@@ -25,11 +25,11 @@ def parse_datetime(value) -> datetime | None:
     s = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", s)  # +0000 -> +00:00
     try:
         dt = datetime.fromisoformat(s)
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC: no date, not an error
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def trusted_date(dt: datetime | None, now: datetime | None = None) -> datetime | None:
@@ -107,9 +107,9 @@ def _tag_list(*values) -> list[str]:
             continue
         items = value if isinstance(value, (list, tuple)) else [value]
         for item in (part for v in items for part in str(v).split(",")):
-            item = sanitise(item)
-            if item and item not in out:
-                out.append(item)
+            tag = sanitise(item)
+            if tag and tag not in out:
+                out.append(tag)
     return out[:50]
 
 
@@ -141,8 +141,8 @@ def _meta_tags(tree) -> dict[str, list[str]]:
 def _meta(metas: dict[str, list[str]], *keys: str) -> str | None:
     """The first usable content among these meta keys, in order (an author given as a URL is not a name)."""
     for key in keys:
-        for value in metas.get(key, ()):
-            value = sanitise(" ".join(value.split()))
+        for content in metas.get(key, ()):
+            value = sanitise(" ".join(content.split()))
             if value and not (key.endswith("author") and value.startswith("http")):
                 return value
     return None

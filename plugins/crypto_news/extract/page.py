@@ -45,6 +45,7 @@ from .settings import (
     SNIFF_BYTES,
     TEASER_MAX_WORDS,
     TRUNCATE_AT_BYTES,
+    PageStatus,
 )
 
 _XML_FORBIDDEN_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))  # as UTF-8 bytes
@@ -222,5 +223,5 @@ def _extract_page(body, url, content_type, min_words) -> tuple[PageResult, str]:
     return result, text
 
 
-def _fail(status: str, detail: str) -> tuple[PageResult, str]:
+def _fail(status: PageStatus, detail: str) -> tuple[PageResult, str]:
     return PageResult(status=status, detail=detail), ""

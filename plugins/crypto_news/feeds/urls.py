@@ -1,6 +1,6 @@
 """Canonical article URLs: one spelling per story, so the same story from several feeds is one article.
 
-Rules: scheme and host lower-cased; default ports (:80 for http, :443 for https) and fragments dropped; tracking
+Rules: scheme and host lower-cased; user info dropped; default ports (:80 for http, :443 for https) and fragments dropped; tracking
 parameters removed (``utm_*``, click ids, mailing-list ids, and ``ref``/``source``-style parameters whose value only
 names a feed or a social network); the remaining query parameters sorted (stable, keeps repeated keys and blank
 values); an empty path becomes ``/``. Never raises: input that is not an http(s) URL comes back stripped, otherwise
@@ -16,15 +16,17 @@ TRACKING_EXACT = frozenset(
     {
         "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "li_fat_id",
         "mc_cid", "mc_eid", "_hsenc", "_hsmi", "hsctatracking", "igshid", "mkt_tok", "oly_anon_id", "oly_enc_id",
-        "vero_id", "wickedid", "s_cid", "cmpid", "ncid", "sr_share", "rss", "_ga", "_gl", "spm",
+        "vero_id", "wickedid", "s_cid", "cmpid", "ncid", "sr_share", "_ga", "_gl", "spm",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "matomo_", "ga_", "hsa_")
-# Parameters that are tracking only when their value marks the channel that carried the link.
+# Parameters that are tracking only when their whole value names the channel that carried the link (``ref=rss``,
+# ``source=twitter``, ``ref_src=twsrc^tfw``); any other value may select a page (``from=mapping-report-2024``).
 CHANNEL_KEYS = frozenset({"ref", "source", "src", "from", "ref_src", "ref_url", "via", "feed", "channel"})
 CHANNEL_VALUE = re.compile(
-    r"(rss|atom|feed|feedly|feedburner|newsletter|email|twitter|twsrc|facebook|linkedin|telegram|reddit|"
-    r"social|share|syndicat|flipboard|newsnow|google|yahoo|msn|homepage|home|push|app)",
+    r"(rss|rss2|atom|feed|feeds|rssfeed|feedly|feedburner|newsletter|email|e-mail|mail|twitter|twsrc\^tfw|twsrc|x|"
+    r"facebook|fb|linkedin|telegram|reddit|social|share|syndication|flipboard|newsnow|google|google_news|"
+    r"googlenews|yahoo|msn|homepage|home|push|app)",
     re.I,
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -34,7 +36,7 @@ def _is_tracking(key: str, value: str) -> bool:
     k = key.lower()
     if k in TRACKING_EXACT or k.startswith(TRACKING_PREFIXES):
         return True
-    return k in CHANNEL_KEYS and bool(CHANNEL_VALUE.search(value or ""))
+    return k in CHANNEL_KEYS and bool(CHANNEL_VALUE.fullmatch(value or ""))
 
 
 def canonical_url(url: str) -> str:
@@ -53,10 +55,7 @@ def canonical_url(url: str) -> str:
         return url
     if ":" in host:
         host = f"[{host}]"
-    netloc = host
-    if parts.username is not None or parts.password is not None:
-        userinfo = parts.netloc.rsplit("@", 1)[0]
-        netloc = f"{userinfo}@{host}"
+    netloc = host  # user info is dropped: credentials belong in the request, never in a stored URL
     if port is not None and port != DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
     path = parts.path or "/"

@@ -180,10 +180,10 @@ class HttpClient:
         redirects: list[str] = []
         current = url
         while True:
-            self._check(current, url, redirects)
+            gate = self._check(current, url, redirects)
             if obey_robots and not self.robots_allowed(current):
                 raise FetchError("robots", f"robots.txt of {_host_of(current)} disallows {current}", url)
-            result, attempts = self._get_with_retries(current, sent_headers, limit, url)
+            result, attempts = self._get_with_retries(current, sent_headers, limit, url, gate)
             location = result.headers.get("location")
             if result.status in REDIRECT_STATUSES and location:
                 if len(redirects) >= self.settings.max_redirects:
@@ -213,6 +213,17 @@ class HttpClient:
                 )
             raise self._status_error(result, current, url, attempts)
 
+    def post(self, url: str, body: bytes, *, headers: dict | None = None) -> int:
+        """POST ``body`` to ``url`` once, through the address guard, politeness and deadline of every GET; return
+        the 2xx status. Redirects are not followed (a webhook that redirects is refused: the guard would otherwise
+        have to trust where it points) and nothing is retried; any other answer raises :class:`FetchError`."""
+        gate = self._check(url, url, [])
+        with self._gate(gate).turn():
+            result = self._exchange(url, dict(headers or {}), DRAIN_LIMIT, url, method="POST", data=body)
+        if 200 <= result.status < 300:
+            return result.status
+        raise self._status_error(result, url, url, 1)
+
     def robots_allowed(self, url: str) -> bool:
         """Whether robots.txt of the URL's origin lets this client's user agent fetch ``url`` (:mod:`.robots`)."""
         return self._robots.allowed(_robots_origin(url), url, self.settings.ua)
@@ -232,19 +243,23 @@ class HttpClient:
 
     # -- steps --------------------------------------------------------------------------------------------------
 
-    def _check(self, current: str, url: str, redirects: list[str]) -> None:
+    def _check(self, current: str, url: str, redirects: list[str]) -> str:
+        """Check the URL against the address guard; return the politeness key of its host: the address it resolves
+        to, so that one host spelled several ways (``127.0.0.2``, ``2130706434``, ``0x7f000002``, ``127.2``,
+        ``[::ffff:127.0.0.2]``) shares one limit."""
         via = f" (redirected from {url})" if redirects else ""
         try:
-            netguard.check_url(current, self.allow)
+            addresses = netguard.check_url(current, self.allow)
         except netguard.InvalidURL as exc:
             raise FetchError("bad_url", f"{exc}{via}", url) from exc
         except netguard.BlockedAddress as exc:
             raise FetchError("blocked", f"{exc}{via}", url) from exc
         except netguard.ResolutionError as exc:
             raise FetchError("dns", f"{exc}{via}", url, retryable=exc.temporary) from exc
+        plain = sorted(str(netguard.embedded_ipv4(ip) or ip) for ip in addresses)
+        return plain[0] if plain else _host_of(current)
 
-    def _gate(self, url: str) -> HostGate:
-        host = _host_of(url)
+    def _gate(self, host: str) -> HostGate:
         with self._gates_lock:
             gate = self._gates.get(host)
             if gate is None:
@@ -257,8 +272,9 @@ class HttpClient:
         base = min(self.settings.retry_max_wait_s, self.backoff_base_s * (2**attempt))
         return min(self.settings.retry_max_wait_s, base / 2 + random.uniform(0, base / 2))
 
-    def _get_with_retries(self, url: str, headers: dict, limit: int, original: str) -> tuple[_Exchange, int]:
-        gate = self._gate(url)
+    def _get_with_retries(self, url: str, headers: dict, limit: int, original: str,
+                          gate_key: str) -> tuple[_Exchange, int]:
+        gate = self._gate(gate_key)
         attempt = 0
         while True:
             attempt += 1
@@ -301,18 +317,19 @@ class HttpClient:
         err.retry_after_s = asked  # the server's wish, kept for the feed's next check
         return err
 
-    def _exchange(self, url: str, headers: dict, limit: int, original: str) -> _Exchange:
+    def _exchange(self, url: str, headers: dict, limit: int, original: str, method: str = "GET",
+                  data: bytes | None = None) -> _Exchange:
         """One request/response on one hop, within the deadline."""
         deadline = Deadline(self.settings.timeout_s)
         current.deadline = deadline
         resp = None
         try:
-            prepared = self._session.prepare_request(requests.Request("GET", url, headers=headers))
+            prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, data=data))
             timeout = (
                 max(0.001, min(self.settings.connect_timeout_s, deadline.remaining())),
                 max(0.001, deadline.remaining()),
             )
-            adapter = self._session.get_adapter(prepared.url)
+            adapter = self._session.get_adapter(prepared.url or url)
             resp = adapter.send(prepared, stream=True, timeout=timeout, verify=True)
             extract_cookies_to_jar(self._session.cookies, prepared, resp.raw)
             result_headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -355,7 +372,7 @@ class HttpClient:
         decoders = decoders_for(resp.headers.get("content-encoding", "")) if decode else []
         body = bytearray()
 
-        def decode(stages: list[Decoder], data: bytes) -> bytes:
+        def decode_chunk(stages: list[Decoder], data: bytes) -> bytes:
             try:
                 for stage in stages:
                     data = stage.decode(data, limit - len(body))
@@ -378,11 +395,11 @@ class HttpClient:
             if not chunk:
                 break
             received += len(chunk)
-            body += decode(decoders, chunk)
+            body += decode_chunk(decoders, chunk)
             if len(body) > limit:
                 raise too_large("exceeds the limit")
         for i, decoder in enumerate(decoders):  # what a decoder still holds goes through the ones after it
-            body += decode(decoders[i + 1 :], decoder.flush())
+            body += decode_chunk(decoders[i + 1 :], decoder.flush())
         for decoder in decoders:
             if received and not decoder.finished():  # a truncated stream decodes "fine" up to the cut: never keep half a body
                 raise FetchError(

@@ -5,6 +5,8 @@ here, and the connection goes to an address that was checked."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -14,11 +16,16 @@ from urllib3.util import connection as urllib3_connection
 from . import netguard
 from .deadline import current
 
+if TYPE_CHECKING:  # the mixin below is only ever combined with urllib3's connection classes
+    _ConnectionBase = HTTPConnection
+else:
+    _ConnectionBase = object
+
 
 def guarded_pools(allow: netguard.Allowlist):
     """Connection pool classes whose connections only ever connect to addresses the guard accepted."""
 
-    class _Guarded:
+    class _Guarded(_ConnectionBase):
         def _new_conn(self):
             deadline = getattr(current, "deadline", None)
             if deadline is not None:  # covers the TLS handshake, which happens before request()

@@ -4,6 +4,7 @@ a stream cut short in transit is noticed."""
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import brotli
 
@@ -19,6 +20,7 @@ class Decoder:
     def __init__(self, encoding: str):
         self.encoding = encoding
         self._first = True
+        self._zlib: Any = None
         if encoding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == "deflate":

@@ -40,7 +40,7 @@ class FetchError(Exception):
 def exception_chain(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     seen: set[int] = set()
-    todo = [exc]
+    todo: list[BaseException | None] = [exc]
     while todo:
         e = todo.pop()
         if e is None or id(e) in seen:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +71,41 @@ def failure_payload(context) -> dict:
 
 
 def post_webhook(url: str, payload: dict, timeout_s: float) -> None:
-    import urllib.request
+    """POST the alert through the pipeline's own HTTP client: the same address guard as every fetch
+    (``CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS``), a deadline, and no redirect followed (a webhook answering 302 towards
+    an internal address was followed before)."""
+    from dataclasses import replace
+
+    from ..config import Settings
+    from ..fetch import HttpClient
 
     if not url.lower().startswith(("http://", "https://")):
         raise ValueError("the alert webhook must be an http(s) URL")
-    req = urllib.request.Request(
-        url, data=json.dumps(payload).encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "crypto-news-alerts"},
-    )
-    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-        resp.read(1024)
+    settings = replace(Settings.from_env(), timeout_s=timeout_s, connect_timeout_s=timeout_s, retries=0,
+                       max_redirects=0, host_delay_s=0.0)
+    with HttpClient(settings) as client:
+        client.post(url, json.dumps(payload).encode("utf-8"),
+                    headers={"Content-Type": "application/json", "User-Agent": "crypto-news-alerts"})
 
 
 def _timeout() -> float:
     try:
-        return max(0.5, float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S))
+        value = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S)
     except ValueError:
         return DEFAULT_TIMEOUT_S
+    return min(60.0, max(0.5, value)) if math.isfinite(value) else DEFAULT_TIMEOUT_S
+
+
+def _failure(exc: BaseException, url: str) -> str:
+    """Why the webhook failed, naming its host only: its path and query often hold a token, and error texts quote
+    the URL."""
+    try:
+        host = urlsplit(url).hostname or "?"
+    except ValueError:
+        host = "?"
+    kind = getattr(exc, "kind", None) or type(exc).__name__
+    status = getattr(exc, "status", None)
+    return f"{kind}{f' (HTTP {status})' if status else ''} from host {host}"
 
 
 def on_failure_callback(context) -> None:
@@ -105,7 +125,7 @@ def on_failure_callback(context) -> None:
         post_webhook(url, p, _timeout())
         log.info("crypto-news alert posted to the webhook")
     except Exception as exc:  # noqa: BLE001 - an alert must never fail the callback
-        log.warning("crypto-news alert webhook failed: %s", error_line(exc))
+        log.warning("crypto-news alert webhook failed: %s", _failure(exc, url))
 
 
 def default_args(retries: int, max_retry_delay, execution_timeout, retry_delay=None) -> dict:

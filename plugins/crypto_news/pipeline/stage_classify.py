@@ -4,11 +4,11 @@ processes when the backlog is large."""
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 
 from ..config import Settings
 from ..warehouse import db, labels, marts, runs
-from .workers import worker_context
+from .workers import worker_pool
 
 CLASSIFY_CHUNK = 250  # articles per labelling task and per write transaction when workers label a backlog
 
@@ -28,7 +28,11 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     classifier = get_classifier()
     workers = workers or Settings.from_env().extract_workers
     reader = db.connect(db_url, application_name="crypto-news classify (read)")
-    writer = db.connect(db_url, application_name="crypto-news classify (write)")
+    try:
+        writer = db.connect(db_url, application_name="crypto-news classify (write)")
+    except BaseException:  # a reader left open would hold a connection slot that finish_run may need
+        reader.close()
+        raise
     counts = {"articles": 0, "labels": 0, "entities": 0}
     pool = None
 
@@ -44,7 +48,7 @@ def classify_articles(db_url: str, run_id: int | None = None, batch_size: int = 
     try:
         if workers > 1:  # a backlog (at least a full batch) is worth the workers: start them while the query runs
             if labels.backlog_reaches(reader, classifier.version, batch_size):
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(extraction=False))
+                pool = worker_pool(workers, extraction=False)
                 ready = [pool.submit(classifier_version) for _ in range(workers)]
             reader.commit()
         with labels.to_classify(reader, classifier.version, _body_chars(classifier), batch_size) as cur:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 from .. import dedup
 from ..config import Settings
 from ..extract import trusted_date
 from ..fetch import FetchError, HttpClient
 from ..model import Obtained, PageWork
-from ..text import LIMITS, one_line, sanitise, word_count
+from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise, word_count
 from ..warehouse import archive, articles, db
-from .workers import worker_context
+from .workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class _Extractor:
     def __init__(self, workers: int):
         self.pool = None
         if workers > 1:
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context())
+            self.pool = worker_pool(workers)
 
     def submit(self, body: bytes, url: str | None, content_type: str | None, packed: bool = False,
                title: str | None = None, summary: str | None = None) -> Future:
@@ -110,40 +111,46 @@ def _extracted(res: Obtained, fut: Future) -> Obtained:
 def _article_values(row: dict, res: Obtained) -> tuple:
     work = res.work
     meta = work.page if work else None
-    ok = meta is not None and meta.status == "ok"
-    text, source = (meta.text, "page") if ok else _fallback(row)
-    text = sanitise(text, LIMITS["text"])
+    ok = work is not None and meta is not None and meta.status == "ok"
+    text, source = (meta.text, "page") if ok and meta is not None else _fallback(row)
+    text = no_markup(sanitise(text, LIMITS["text"]))
     feed_date = row["published_at"]
     page_date = trusted_date(getattr(meta, "published", None))
     if feed_date and not (page_date and row.get("published_source") == "sitemap"):
         published, published_source = feed_date, row.get("published_source") or "feed"
     else:  # the page's own date, before a sitemap's (a sitemap's lastmod may be a later edit)
         published, published_source = (page_date, "page") if page_date else (None, None)
-    chash, shash = (work.content_hash, work.simhash) if ok else dedup.fingerprints(text)
-    tags = [t for t in (one_line(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t]
+    chash, shash = (work.content_hash, work.simhash) if ok and work is not None else dedup.fingerprints(text)
+    tags = [t for t in (plain_text(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t]
     return (
         res.article_id, "retry" if res.retry else "done", res.attempts, text, source, res.error_kind,
         one_line(res.error, LIMITS["error"]),
-        one_line(getattr(meta, "title", None), LIMITS["title"]),
-        one_line(getattr(meta, "author", None), LIMITS["author"]),
+        # page metadata is whatever the page's author wrote: plain text only, and only http(s) in URL columns
+        plain_text(getattr(meta, "title", None), LIMITS["title"]),
+        plain_text(getattr(meta, "author", None), LIMITS["author"]),
         page_date, published, published_source,
-        one_line(getattr(meta, "sitename", None), 200), one_line(getattr(meta, "lang", None), 20),
-        sanitise(getattr(meta, "description", None), LIMITS["summary"]), tags,
-        one_line(getattr(meta, "image", None), 4096), word_count(text), chash, shash,
+        plain_text(getattr(meta, "sitename", None), 200), plain_text(getattr(meta, "lang", None), 20),
+        html_to_text(getattr(meta, "description", None), LIMITS["summary"]), tags,
+        http_url(getattr(meta, "image", None)), word_count(text), chash, shash,
         getattr(meta, "extractor", None), getattr(meta, "extractor_version", None),
-        work.sha256 if work else None, res.page_url,
+        work.sha256 if work else None, http_url(res.page_url),
     )
 
 
 def _write_extractions(conn, run_id: int | None, rows: list[dict], results: list[Obtained]) -> list[tuple]:
     """Store one batch: archived pages, article text, metadata and duplicate marks (one UPDATE), labels, run counts;
     one transaction."""
-    values = [_article_values(r, res) for r, res in zip(rows, results)]
+    values = [_article_values(r, res) for r, res in zip(rows, results, strict=True)]
     pages = [(res.work.sha256, res.work.packed, res.content_type, res.work.raw_bytes)
              for res in results if res.work is not None and res.work.packed is not None]
     labelled = [(res.article_id, res.work.classification) for res in results
                 if res.work is not None and res.work.classification is not None]
     return articles.write_extractions(conn, run_id, values, pages, labelled)
+
+
+def _report(completed: queue.SimpleQueue, row: dict, fut: Future) -> None:
+    """Done-callback of a fetch: its future and row go to the extraction loop's queue."""
+    completed.put((fut, row))
 
 
 def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Settings, threads: int) -> dict:
@@ -189,7 +196,7 @@ def _run_stream(conn, run_id, rows, fetch, extractor: _Extractor, settings: Sett
                     exhausted = True
                     break
                 in_flight += 1
-                pool.submit(fetch, row).add_done_callback(lambda f, row=row: completed.put((f, row)))
+                pool.submit(fetch, row).add_done_callback(partial(_report, completed, row))
             if not in_flight:
                 break
             try:

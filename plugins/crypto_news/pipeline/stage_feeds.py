@@ -3,6 +3,7 @@ parsing, items stored per feed in feed-id order)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import threading
@@ -13,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..config import Settings
-from ..feeds.feedlist import load_feed_list
+from ..feeds.feedlist import feed_credentials, load_feed_list
 from ..feeds.pace import max_age_seconds
 from ..feeds.parse import FeedParseError, parse_feed
 from ..fetch import FetchError, HttpClient
@@ -21,7 +22,7 @@ from ..model import FeedOutcome
 from ..warehouse import db
 from ..warehouse import feeds as feed_rows
 from .sitemaps import SitemapReader, as_items
-from .workers import worker_context
+from .workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class _FeedParser:
     def _pool(self) -> ProcessPoolExecutor | None:
         with self.lock:
             if self.pool is None and self.workers > 1 and self.spent >= self.POOL_AFTER_S:
-                self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context())
+                self.pool = worker_pool(self.workers)
             return self.pool
 
     def close(self) -> None:
@@ -79,9 +80,12 @@ def _parse_here(body: bytes, headers: dict, url: str | None, max_items: int | No
     return parse_feed(body, headers, url, max_items=max_items)
 
 
-def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None, parse=_parse_here) -> FeedOutcome:
+def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None, parse=_parse_here,
+                   credentials: tuple[str, str] | None = None) -> FeedOutcome:
     """Fetch and parse one feed with a conditional GET. Never raises: every failure becomes an error outcome.
-    ``parse`` (default :func:`parse_feed` in this thread) takes the body, headers, final URL and item cap."""
+    ``parse`` (default :func:`parse_feed` in this thread) takes the body, headers, final URL and item cap.
+    ``credentials`` (user, password) go in an Authorization header only, never in a URL that is stored or shown
+    (the client drops the header when a redirect leaves the feed's origin)."""
     started = time.monotonic()
     out = FeedOutcome(status="error")
     try:
@@ -91,6 +95,9 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
             headers["If-None-Match"] = feed["etag"]
         if feed.get("last_modified"):
             headers["If-Modified-Since"] = feed["last_modified"]
+        if credentials:
+            token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode("utf-8")).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
         resp = client.get(feed["url"], headers=headers)
         out.http_status, out.final_url, out.bytes = resp.status, resp.final_url, len(resp.body)
         out.max_age_s = max_age_seconds(resp.headers.get("cache-control"))
@@ -145,8 +152,12 @@ def catch_up(reader: SitemapReader, feed: dict, outcome: FeedOutcome, settings: 
     outcome.backfill = as_items(walk.entries, since=since, exclude={i.canonical_url for i in outcome.items})
 
 
-def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None) -> dict:
+def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: Settings | None = None,
+                feeds_file: str | Path | None = None) -> dict:
     """Fetch the given feeds in parallel (politeness per host is the client's job) and store their items.
+
+    Feeds whose URL in the feed list (``feeds_file``, default ``settings.feeds_file``) carries user info are
+    fetched with those credentials; they are read from the list here and never reach the database.
 
     Outcomes are stored in feed-id order, not in the order the fetches finish: when several feeds carry the same
     article, the item of the feed with the lowest id is the one kept (its title, summary and date), whatever the
@@ -158,13 +169,15 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
     parser = _FeedParser(settings.extract_workers)
     try:
         feeds = feed_rows.load_feeds(conn, feed_ids)
+        credentials = feed_credentials(feeds_file or settings.feeds_file) if feeds else {}
         if not feeds:
             return counts
         with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool:
             reader = SitemapReader(client, settings)
 
             def fetch(feed: dict) -> FeedOutcome:
-                outcome = fetch_one_feed(client, feed, settings.max_items_per_feed, parser)
+                outcome = fetch_one_feed(client, feed, settings.max_items_per_feed, parser,
+                                         credentials.get(feed["url"]))
                 catch_up(reader, feed, outcome, settings)
                 return outcome
 

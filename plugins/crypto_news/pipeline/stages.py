@@ -46,7 +46,7 @@ class RunContext:
 @dataclass(frozen=True)
 class Stage:
     name: str  # the DAG's task id, the key in the summary's ``stage_seconds``
-    call: Callable[[RunContext, Batch | None], Any]  # the stage: all its work (batch None) or one batch
+    call: Callable[..., Any]  # (context, batch): all its work (batch None) or one batch
     needs: tuple[str, ...] = ("run_id",)  # the RunContext fields it reads from earlier stages
     provides: str | None = None  # the RunContext field its result fills, for the stages after it
     plan: Callable[[RunContext], list[Batch]] | None = None  # in the DAG: batches, one mapped task each
@@ -90,7 +90,8 @@ def _plan_fetch(ctx: RunContext) -> list[Batch]:
 def _fetch_feeds(ctx: RunContext, batch: Batch | None = None) -> dict:
     from .stage_feeds import fetch_feeds
 
-    return fetch_feeds(ctx.db_url, ctx.run_id, ctx.feed_ids if batch is None else batch, ctx.settings)
+    return fetch_feeds(ctx.db_url, ctx.run_id, ctx.feed_ids if batch is None else batch, ctx.settings,
+                       feeds_file=ctx.feeds_file)
 
 
 def _backfill_interval(ctx: RunContext, batch: Batch | None = None) -> list[dict]:

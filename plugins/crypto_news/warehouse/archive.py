@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import struct
 import threading
 import zlib
@@ -88,7 +89,14 @@ def store_pages(cur, pages: list[tuple[str, bytes, str | None, int]]) -> None:
 
 
 def apply_retention(conn, days: int | None, max_mb: float | None) -> dict:
-    """Drop archived pages older than ``days`` (by last use), then the oldest until the total is under ``max_mb``."""
+    """Drop archived pages older than ``days`` (by last use), then the oldest until the total is under ``max_mb``.
+
+    Refuses values that would empty the archive by accident (0, negative, nan, inf): dropped pages cannot come back
+    to their articles, and ``reextract`` would find nothing."""
+    if days is not None and not (isinstance(days, int) and days >= 1):
+        raise ValueError(f"archive retention days must be a whole number of at least 1, got {days!r}")
+    if max_mb is not None and not (math.isfinite(max_mb) and max_mb > 0):
+        raise ValueError(f"archive size limit must be a finite number of MB above 0, got {max_mb!r}")
     removed_age = removed_size = 0
     with conn.cursor() as cur:
         if days is not None:

@@ -74,7 +74,7 @@ def _select(conn, sql: str, params: dict) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute(sql, params)
         cols = [d[0] for d in cur.description]
-        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     conn.commit()
     return rows
 

@@ -50,8 +50,9 @@ def find_bindir() -> Path:
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
     candidates += [Path(p) for p in versions]
     candidates += [Path(p) for p in sorted(glob.glob("/usr/local/opt/postgresql*/bin"))]
-    if shutil.which("initdb"):
-        candidates.append(Path(shutil.which("initdb")).parent)
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).parent)
     for c in candidates:
         if (c / "initdb").exists() and (c / "pg_ctl").exists():
             return c

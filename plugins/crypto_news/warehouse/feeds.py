@@ -53,7 +53,7 @@ def load_feeds(conn, feed_ids: list[int]) -> list[dict]:
             (list(feed_ids),),
         )
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 _COPY_STAGING = ("COPY feed_items_staging (canonical_url, url, guid, title, summary, feed_content, author, "
@@ -231,4 +231,4 @@ def feed_health(conn) -> tuple[list[str], list[dict]]:
     with conn.cursor() as cur:
         cur.execute("SELECT * FROM v_feed_health ORDER BY feed_name")
         cols = [d[0] for d in cur.description]
-        return cols, [dict(zip(cols, r)) for r in cur.fetchall()]
+        return cols, [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -4,6 +4,7 @@ for them."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Any
 
 from psycopg2.extras import Json, execute_values
 
@@ -38,7 +39,7 @@ def to_classify(conn, version: str, chars: int | None, batch_size: int):
         yield cur
 
 
-def store_classifications(cur, pairs: list[tuple[int, object]]) -> tuple[int, int]:
+def store_classifications(cur, pairs: list[tuple[int, Any]]) -> tuple[int, int]:
     """Replace the labels, entities and classification rows of these articles; return (labels, entities) written."""
     if not pairs:
         return 0, 0

@@ -20,13 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 
 from ..config import PROJECT_ROOT
 from .db import SCHEMA, DatabaseError, connect
 
 MIGRATIONS_DIR = Path(os.environ.get("CRYPTO_NEWS_SQL_DIR") or PROJECT_ROOT / "sql") / "migrations"
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-MIGRATE_LOCK = 0x43_4E_4D_49  # advisory lock key ("CNMI"), one per purpose
+MIGRATE_LOCK = 0x43_4E_4D_49  # advisory lock key ("CNMI"): only while the lock table itself is being created
+LOCK_WAIT_S = 60  # how long migrate waits for another migration before giving up with a message
+LOCKS_TABLE = f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.locks (
+    name text PRIMARY KEY,
+    purpose text NOT NULL)"""
 _REPEATABLE_RE = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
 
 
@@ -79,21 +84,13 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR, views: Path | None = Non
     migrations = list_migrations(directory)
     repeatables = list_repeatables(directory.parent / "views" if views is None else views)
     conn = connect(url, application_name="crypto-news migrate")
-    applied_now = []
+    applied_now: list[str] = []
+    lock = None
     try:
         if _up_to_date(conn, migrations, repeatables):  # the common case: no lock, no DDL (a DML-only role too)
             return applied_now
+        lock = _lock(url, conn)
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            cur.execute(
-                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
-                    version integer PRIMARY KEY,
-                    name text NOT NULL,
-                    checksum text NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now())"""
-            )
-            conn.commit()
             cur.execute(f"SELECT version, name, checksum FROM {SCHEMA}.schema_migrations")
             recorded = {v: (n, c) for v, n, c in cur.fetchall()}
             on_disk = {m.version for m in migrations}
@@ -126,11 +123,58 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR, views: Path | None = Non
                     raise MigrationError(f"migration {m.path.name} failed: {' '.join(str(exc).split())}") from None
                 applied_now.append(m.path.name)
             applied_now += _apply_repeatables(conn, cur, repeatables)
-            cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
             conn.commit()
     finally:
+        if lock is not None:
+            lock.close()  # ends the transaction that holds the migrate row lock
         conn.close()
     return applied_now
+
+
+def _lock(url: str, conn):
+    """Take the migration lock and return the connection that holds it (close it to release).
+
+    The lock is a row lock on the ``migrate`` row of ``locks``, held by an open transaction on a connection of its
+    own (the migrations commit one by one on ``conn``); a read-only login cannot take it (row locks need UPDATE).
+    A database without that table yet gets it first, under a transaction-level advisory lock. Either wait ends
+    after LOCK_WAIT_S seconds with a message, never hangs."""
+    timeout = f"{LOCK_WAIT_S}s"
+    holder = None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+            cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.locks",))
+            if cur.fetchone()[0] is None:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                cur.execute(
+                    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
+                        version integer PRIMARY KEY,
+                        name text NOT NULL,
+                        checksum text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now())"""
+                )
+                cur.execute(LOCKS_TABLE)
+                cur.execute(f"""INSERT INTO {SCHEMA}.locks (name, purpose) VALUES
+                                ('migrate', 'held while migrations are applied'),
+                                ('run', 'held for the whole of a pipeline run')
+                                ON CONFLICT (name) DO NOTHING""")
+        conn.commit()
+        holder = connect(url, application_name="crypto-news migrate lock")
+        with holder.cursor() as cur:
+            cur.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+            cur.execute(f"SELECT name FROM {SCHEMA}.locks WHERE name = 'migrate' FOR UPDATE")
+        return holder
+    except psycopg2.errors.LockNotAvailable:
+        conn.rollback()
+        if holder is not None:
+            holder.close()
+        raise MigrationError(f"another migration has held the migration lock for more than {LOCK_WAIT_S} s; "
+                             "not migrating (see pg_stat_activity for the session holding it)") from None
+    except BaseException:
+        if holder is not None:
+            holder.close()
+        raise
 
 
 _REPEATABLES_COMMENTS = (

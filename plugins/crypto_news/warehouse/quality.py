@@ -31,7 +31,6 @@ from ..model import FUTURE_TOLERANCE
 from . import db
 
 
-
 class QualityError(Exception):
     """One or more data-quality checks failed; the message names each of them."""
 

@@ -1,22 +1,29 @@
-"""The cluster-wide run lock: one pipeline run at a time on a database.
+"""The run lock: one pipeline run at a time on a database.
 
-A command-line run holds the lock exclusively for its whole life. The tasks of a DAG run run in several processes
-(mapped tasks at the same time), so each task holds it shared while it works: the tasks of one DAG run never block
-each other (``max_active_runs=1`` keeps DAG runs apart), a command-line run is refused while a DAG task works, and a
-DAG task waits for its retry while a command-line run holds the lock.
+The lock is a row lock on the ``run`` row of ``crypto_news.locks``, held by an open transaction on a dedicated
+connection. Taking a row lock needs UPDATE on the table, which only the writer and the owner have: a read-only login
+cannot block runs (any login could take an advisory lock, and one holding the old advisory key stopped every run).
+The lock dies with its session, so a killed run never leaves it behind.
+
+A command-line run holds the lock exclusively (``FOR UPDATE``) for its whole life. The tasks of a DAG run run in
+several processes (mapped tasks at the same time), so each task holds it shared (``FOR SHARE``) while it works: the
+tasks of one DAG run never block each other (``max_active_runs=1`` keeps DAG runs apart), a command-line run is
+refused while a DAG task works, and a DAG task waits for its retry while a command-line run holds the lock.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 
 from .db import DatabaseError, connect
 
-RUN_LOCK = 0x43_4E_52_55  # advisory lock key ("CNRU"), one per purpose
-_TRY_EXCLUSIVE = "SELECT pg_try_advisory_lock(%s)"
-_TRY_SHARED = "SELECT pg_try_advisory_lock_shared(%s)"
+RUN_LOCK = "run"  # the row of crypto_news.locks
+LOCK_NOT_AVAILABLE = "55P03"
+_TRY_EXCLUSIVE = "SELECT name FROM crypto_news.locks WHERE name = %s FOR UPDATE NOWAIT"
+_TRY_SHARED = "SELECT name FROM crypto_news.locks WHERE name = %s FOR SHARE NOWAIT"
 
 
 class RunInProgress(DatabaseError):
@@ -24,20 +31,28 @@ class RunInProgress(DatabaseError):
 
 
 class RunLock:
-    """The cluster-wide run lock: a session-level advisory lock held on a dedicated connection; ``shared`` for
-    the tasks of a DAG run."""
+    """The run lock: a row lock held by an open transaction on a dedicated connection; ``shared`` for the tasks of
+    a DAG run."""
 
     def __init__(self, url: str, shared: bool = False):
         self.url = url
         self.shared = shared
-        self.conn = None
+        self.conn: Any = None
 
     def acquire(self) -> None:
-        self.conn = connect(self.url, autocommit=True, application_name="crypto-news run lock")
+        self.conn = connect(self.url, application_name="crypto-news run lock")
         with self.conn.cursor() as cur:
-            cur.execute(_TRY_SHARED if self.shared else _TRY_EXCLUSIVE, (RUN_LOCK,))
-            if cur.fetchone()[0]:
-                return
+            try:
+                cur.execute(_TRY_SHARED if self.shared else _TRY_EXCLUSIVE, (RUN_LOCK,))
+                if cur.fetchone() is not None:
+                    return  # the transaction stays open: the row lock is held until release()
+                self.release()
+                raise DatabaseError("the run lock row is missing from crypto_news.locks; run `crypto-news migrate`")
+            except psycopg2.Error as exc:
+                if getattr(exc, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                    self.release()
+                    raise
+            self.conn.rollback()
             cur.execute(
                 """SELECT run_id, started_at FROM crypto_news.pipeline_runs
                    WHERE status = 'running' ORDER BY run_id DESC LIMIT 1"""
@@ -61,7 +76,7 @@ class RunLock:
     def release(self) -> None:
         if self.conn is not None:
             try:
-                self.conn.close()  # closing the session releases the advisory lock
+                self.conn.close()  # closing the session ends its transaction and the row lock
             except psycopg2.Error:
                 pass
             self.conn = None

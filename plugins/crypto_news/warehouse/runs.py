@@ -70,7 +70,7 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
             (run_id,),
         )
         cols = [d[0] for d in cur.description]
-        feeds = [dict(zip(cols, row)) for row in cur.fetchall()]
+        feeds = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
         fetched = {f["feed_id"] for f in feeds}
         for fid in feed_ids or []:
             if fid not in fetched:  # a feed the fetch stage never reached (e.g. it crashed): say so
@@ -111,7 +111,7 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
              "new": articles_new, "run_id": run_id},
         )
         cols = [d[0] for d in cur.description]
-        summary = dict(zip(cols, cur.fetchone()))
+        summary = dict(zip(cols, cur.fetchone(), strict=True))
         summary["feeds"] = [
             {k: f[k] for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new",
                                "items_skipped", "http_status", "duration_ms", "parse_warning")}
