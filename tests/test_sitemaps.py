@@ -6,9 +6,10 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from clocksite import ClockSite, feed_file, midnight_days_ago
 from conftest import query as q
-
 from crypto_news import pipeline
 from crypto_news.config import Settings
 from crypto_news.feeds.sitemaps import SitemapError, gunzip_bounded, parse_date, parse_sitemap
@@ -38,7 +39,8 @@ def walk(server, sitemaps, settings=SETTINGS, newer_than=None):
 def test_news_sitemap_and_dates():
     doc = parse_sitemap(urlset(
         "<url><loc>http://127.0.0.1/a</loc><news:news xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
-        "<news:publication_date>2026-01-02T03:04:05+01:00</news:publication_date><news:title>A &amp; B</news:title>"
+        "<news:publication_date>2026-01-02T03:04:05+01:00</news:publication_date>"
+        "<news:title>A &amp; B</news:title>"
         "</news:news><lastmod>2026-02-01</lastmod></url>",
         "<url><loc>http://127.0.0.1/b</loc><lastmod>2026-01</lastmod></url>",
         "<url><loc>http://127.0.0.1/c</loc><lastmod>yesterday</lastmod></url>",
@@ -63,10 +65,12 @@ def test_gzip_is_undone_with_a_cap():
 
 
 def test_entities_are_not_expanded():
-    body = (b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+    body = (b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
             b'<!ENTITY x SYSTEM "file:///etc/passwd">]>'
             b'<urlset><url><loc>http://127.0.0.1/&b;&x;</loc></url></urlset>')
-    assert [e.loc for e in parse_sitemap(body, 10).entries] == ["http://127.0.0.1/"]  # neither expanded nor read
+    # neither expanded nor read
+    assert [e.loc for e in parse_sitemap(body, 10).entries] == ["http://127.0.0.1/"]
 
 
 def test_hostile_sitemaps_are_bounded_and_named(make_server):
@@ -83,7 +87,8 @@ def test_hostile_sitemaps_are_bounded_and_named(make_server):
              headers={"Content-Type": "application/gzip"})
     site.add("/foreign.xml", index(other.url("/child.xml")))
     site.add("/broken.xml", b'<?xml version="1.0"?><urlset><url><loc>http://127.0.0.2/x</loc></urlset')
-    site.add("/dates.xml", urlset(f"<url><loc>{site.url('/news/when')}</loc><lastmod>3026-13-45</lastmod></url>"))
+    site.add("/dates.xml",
+             urlset(f"<url><loc>{site.url('/news/when')}</loc><lastmod>3026-13-45</lastmod></url>"))
     site.add("/deep.xml", index(site.url("/deep2.xml")))
     site.add("/deep2.xml", index(site.url("/deep3.xml")))
     site.add("/deep3.xml", index(site.url("/deep4.xml")))
@@ -131,7 +136,71 @@ def test_a_hostile_sitemap_is_recorded_on_the_fetch_and_loses_nothing(migrated_d
     summary = pipeline.run(migrated_db, feeds, SETTINGS)
 
     feed = summary["feeds"][0]
-    assert (feed["status"], feed["sitemap_error_kind"], feed["items_backfilled"]) == ("ok", "sitemap_loop", 28)
+    got = (feed["status"], feed["sitemap_error_kind"], feed["items_backfilled"])
+    assert got == ("ok", "sitemap_loop", 28)
     assert q(migrated_db, "SELECT sitemap_error_kind, sitemaps_read FROM feed_fetches ORDER BY fetch_id") == [
         ("sitemap_loop", 2), ("sitemap_loop", 2)]
     assert before == 48 and q(migrated_db, "SELECT count(*) FROM articles") == [(96,)]
+
+
+@pytest.mark.parametrize("entry, shown", [
+    ("sitemaps: ['javascript:alert(1)']", "javascript"),
+    ("sitemaps: ['ftp://127.0.0.2/sitemap.xml']", "ftp"),
+    ("sitemaps: ['http://user:secret-pw@127.0.0.2/sitemap.xml']", "user info"),
+    ("sitemaps: ['http://:secret-pw@127.0.0.2/sitemap.xml']", "user info"),
+    ("sitemaps: [{a: 1}]", "dict"),
+    ("sitemaps: 'http://127.0.0.2/sitemap.xml'", "str"),
+])
+def test_feed_file_sitemaps_are_http_urls_without_user_info(tmp_path, entry, shown):
+    """The feed file's sitemaps pass the checks of its site: http(s) only and no user info (sitemap requests
+    carry no credentials, and the URL is stored and shown); the message names the file and the entry, never a
+    password."""
+    from crypto_news.feeds.feedlist import FeedListError, load_feed_list
+
+    path = tmp_path / "feeds.yml"
+    path.write_text("feeds:\n  - name: Fine\n    url: https://127.0.0.2/feed.xml\n"
+                    f"  - name: Second\n    url: https://127.0.0.3/feed.xml\n    {entry}\n")
+    with pytest.raises(FeedListError) as err:
+        load_feed_list(path)
+    message = str(err.value)
+    assert str(path) in message and "feed #2" in message and "'sitemaps'" in message and shown in message
+    assert "secret-pw" not in message
+
+
+def test_feed_file_sitemaps_are_kept_as_checked_urls(tmp_path):
+    from crypto_news.feeds.feedlist import load_feed_list
+
+    path = tmp_path / "feeds.yml"
+    path.write_text("feeds:\n  - name: Fine\n    url: https://127.0.0.2/feed.xml\n"
+                    "    sitemaps: ['HTTPS://127.0.0.2/news-sitemap.xml',\n"
+                    "               ' http://127.0.0.2/archive.xml ']\n")
+    (spec,) = load_feed_list(path)
+    assert spec.sitemaps == ("https://127.0.0.2/news-sitemap.xml", "http://127.0.0.2/archive.xml")
+
+
+def test_sitemap_urls_with_user_info_are_not_requested_and_titles_are_plain_text(make_server):
+    """A robots.txt Sitemap line or an index entry with user info is refused (no request, no credentials sent,
+    no password in the recorded problem); page URLs lose their user info as feed links do; a news title whose
+    markup was escaped does not come out as markup."""
+    site = make_server("127.0.0.2")
+    when = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    with_info = site.url("/creds.xml").replace("http://", "http://user:secret-pw@")
+    site.add("/robots.txt", f"User-agent: *\nAllow: /\nSitemap: {with_info}\n".encode(),
+             headers={"Content-Type": "text/plain"})
+    site.add("/creds.xml", urlset())
+    site.add("/index.xml", index(with_info, site.url("/news.xml")))
+    page = site.url("/news/one").replace("http://", "http://user:secret-pw@")
+    site.add("/news.xml", urlset(
+        f"<url><loc>{page}</loc><news:news xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
+        f"<news:publication_date>{when}</news:publication_date>"
+        "<news:title>&lt;img src=x onerror=alert(1)&gt;Rates held &amp;lt;b&amp;gt;steady</news:title>"
+        "</news:news></url>"))
+
+    found = walk(site, [site.url("/index.xml")])
+    assert found.error_kind == "sitemap_bad_url" and "secret-pw" not in (found.error or "")
+    assert not any(path == "/creds.xml" for _, path, _ in site.requests)
+    assert not any(k.lower() == "authorization" for _, _, headers in site.requests for k in headers)
+    (item,) = as_items(found.entries)
+    assert item.url == item.canonical_url == site.url("/news/one")
+    assert item.title and "<" not in item.title and "onerror" not in item.title
+    assert item.title.split() == ["Rates", "held", "steady"]

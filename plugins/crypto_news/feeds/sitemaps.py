@@ -1,8 +1,8 @@
 """Sitemap files: bytes in, entries out (sitemaps.org urlsets and indexes, Google News sitemaps, ``.xml.gz``).
 
-lxml parses the bytes (entities not resolved, no network, no huge trees); this module only reads the elements the
-protocols define, by local name, so a sitemap with a wrong or missing namespace still reads. Gzip is undone here with
-an output limit, so a compression bomb stops at the cap. Fetching and walking indexes is
+lxml parses the bytes (entities not resolved, no network, no huge trees); this module only reads the
+elements the protocols define, by local name, so a sitemap with a wrong or missing namespace still reads. Gzip
+is undone here with an output limit, so a compression bomb stops at the cap. Fetching and walking indexes is
 :mod:`crypto_news.pipeline.sitemaps`'s job.
 """
 
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from ..text import LIMITS, one_line
+from ..text import LIMITS, one_line, plain_text
 
 FUTURE_TOLERANCE = timedelta(days=1)
 OLDEST_TRUSTED = datetime(1995, 1, 1, tzinfo=UTC)
@@ -24,7 +24,8 @@ _YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 
 
 class SitemapError(Exception):
-    """A sitemap that cannot be read; ``kind`` names why (``sitemap_malformed``, ``sitemap_too_large``, ...)."""
+    """A sitemap that cannot be read; ``kind`` names why (``sitemap_malformed``, ``sitemap_too_large``,
+    ...)."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -49,8 +50,8 @@ class Sitemap:
 
 
 def gunzip_bounded(body: bytes, limit: int) -> bytes:
-    """Undo gzip when the body is gzip (by its magic bytes, whatever the name or type says), never producing more than
-    ``limit`` bytes."""
+    """Undo gzip when the body is gzip (by its magic bytes, whatever the name or type says), never producing
+    more than ``limit`` bytes."""
     if not body.startswith(_GZIP_MAGIC):
         return body
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -66,8 +67,8 @@ def gunzip_bounded(body: bytes, limit: int) -> bytes:
 
 
 def parse_date(value: str | None, now: datetime | None = None) -> tuple[datetime | None, bool]:
-    """A W3C datetime (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or a full date and time) as UTC, and whether a value was
-    there but could not be trusted (unparsable, before 1995, or more than a day in the future)."""
+    """A W3C datetime (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or a full date and time) as UTC, and whether a
+    value was there but could not be trusted (unparsable, before 1995, or more than a day in the future)."""
     s = (value or "").strip()
     if not s:
         return None, False
@@ -105,8 +106,8 @@ def _child_text(el, name: str) -> str | None:
 
 
 def parse_sitemap(body: bytes, max_entries: int, now: datetime | None = None) -> Sitemap:
-    """Parse one sitemap file (gzip undone beforehand). At most ``max_entries`` entries are kept (the first ones,
-    ``truncated`` says when there were more)."""
+    """Parse one sitemap file (gzip undone beforehand). At most ``max_entries`` entries are kept (the first
+    ones, ``truncated`` says when there were more)."""
     body = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not body.startswith(b"<"):
         raise SitemapError("sitemap_malformed", "not an XML sitemap (the body does not start with '<')")
@@ -115,14 +116,16 @@ def parse_sitemap(body: bytes, max_entries: int, now: datetime | None = None) ->
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
-        raise SitemapError("sitemap_malformed", one_line(f"malformed XML: {exc}", 300)) from None
+        message = one_line(f"malformed XML: {exc}", 300) or "malformed XML"
+        raise SitemapError("sitemap_malformed", message) from None
     top = _local(root.tag)
     if top == "sitemapindex":
         kind, item = "index", "sitemap"
     elif top == "urlset":
         kind, item = "urlset", "url"
     else:
-        raise SitemapError("sitemap_malformed", f"root element <{top}> is neither <urlset> nor <sitemapindex>")
+        raise SitemapError("sitemap_malformed",
+                           f"root element <{top}> is neither <urlset> nor <sitemapindex>")
     out = Sitemap(kind=kind, entries=[])
     for el in root:
         if _local(el.tag) != item:
@@ -130,19 +133,28 @@ def parse_sitemap(body: bytes, max_entries: int, now: datetime | None = None) ->
         if len(out.entries) >= max_entries:
             out.truncated = True
             break
-        loc = _child_text(el, "loc")
-        if not loc:
-            continue
-        news_date, title = None, None
-        for child in el:
-            if _local(child.tag) == "news":
-                news_date = _child_text(child, "publication_date")
-                title = one_line(_child_text(child, "title"), LIMITS["title"])
-        date, bad = parse_date(news_date, now) if news_date else (None, False)
-        news = date is not None
-        if date is None:
-            date, bad_lastmod = parse_date(_child_text(el, "lastmod"), now)
-            bad = bad or bad_lastmod
+        entry, bad = _entry(el, now)
         out.bad_dates += bad
-        out.entries.append(SitemapEntry(loc=loc, date=date, title=title, news=news))
+        if entry is not None:
+            out.entries.append(entry)
     return out
+
+
+def _entry(el, now: datetime | None) -> tuple[SitemapEntry | None, bool]:
+    """One <url> or <sitemap> element as an entry (None without a <loc>), and whether a date was
+    untrustworthy. The news title is made plain text: lxml has decoded its entities, so an escaped
+    ``&lt;script&gt;`` would otherwise come out as live markup."""
+    loc = _child_text(el, "loc")
+    if not loc:
+        return None, False
+    news_date, title = None, None
+    for child in el:
+        if _local(child.tag) == "news":
+            news_date = _child_text(child, "publication_date")
+            title = plain_text(_child_text(child, "title"), LIMITS["title"])
+    date, bad = parse_date(news_date, now) if news_date else (None, False)
+    news = date is not None
+    if date is None:
+        date, bad_lastmod = parse_date(_child_text(el, "lastmod"), now)
+        bad = bad or bad_lastmod
+    return SitemapEntry(loc=loc, date=date, title=title, news=news), bad
