@@ -1,6 +1,7 @@
-"""A news site on a loopback server that publishes on a clock the test moves: article pages, an RSS feed of the
-newest N articles, and optionally a Google News sitemap (the last two days), an archive sitemap index of daily
-gzipped sitemaps, and robots.txt Sitemap lines. Everything served is written here, from the article number."""
+"""A news site on a loopback server that publishes on a clock the test moves: article pages, an RSS feed of
+the newest N articles, and optionally a Google News sitemap (the last two days), an archive sitemap index of
+daily gzipped sitemaps, and robots.txt Sitemap lines. Everything served is written here, from the article
+number."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 TOPICS = [
-    ("regulators", "The securities regulator published a consultation on exchange licensing and custody rules."),
+    ("regulators",
+     "The securities regulator published a consultation on exchange licensing and custody rules."),
     ("miners", "A listed mining company reported its monthly hashrate and the energy contracts behind it."),
     ("payments", "A regional retailer said it now accepts stablecoin payments at its checkout terminals."),
     ("markets", "Trading volumes on spot venues rose while derivatives open interest stayed flat this week."),
 ]
-FILLER = ("Analysts at the desk compared the figures with the previous quarter and noted the spread between venues. "
-          "The company did not comment further on the timing. Observers expect a follow-up statement next month, "
-          "once the audit of the reserve accounts is complete and the board has reviewed the numbers. ")
+FILLER = ("Analysts at the desk compared the figures with the previous quarter and noted the spread between "
+          "venues. The company did not comment further on the timing. Observers expect a follow-up statement "
+          "next month, once the audit of the reserve accounts is complete and the board has reviewed the "
+          "numbers. ")
 
 
 class ClockSite:
-    """``per_day`` articles a day from ``start``; the feed shows the newest ``feed_size`` published by ``now``."""
+    """``per_day`` articles a day from ``start``; the feed shows the newest ``feed_size`` published by
+    ``now``."""
 
     def __init__(self, server, *, per_day: int, feed_size: int, start: datetime, news_sitemap: bool = False,
                  archive: bool = False, robots_lines: bool = True, days: int = 40, slug: str = "story"):
@@ -40,7 +44,8 @@ class ClockSite:
             self._route("/sitemap-archive.xml", self._archive_index, "application/xml")
             for d in range(days):
                 day = (start + timedelta(days=d)).date()
-                self._route(f"/sitemaps/{day.isoformat()}.xml.gz", lambda day=day: self._day(day), "application/gzip")
+                self._route(f"/sitemaps/{day.isoformat()}.xml.gz", lambda day=day: self._day(day),
+                            "application/gzip")
         lines = ["User-agent: *", "Disallow: /private/"]
         if robots_lines and news_sitemap:
             lines.append(f"Sitemap: {self.base}/sitemap-news.xml")
@@ -48,7 +53,8 @@ class ClockSite:
             lines.append(f"Sitemap: {self.base}/sitemap-archive.xml")
         server.add("/robots.txt", ("\n".join(lines) + "\n").encode(), headers={"Content-Type": "text/plain"})
 
-    # -- the clock ----------------------------------------------------------------------------------------------------
+    # -- the clock
+    # ----------------------------------------------------------------------------------------------------
 
     def published(self, i: int) -> datetime:
         return self.start + timedelta(seconds=i * 86400 / self.per_day)
@@ -66,7 +72,8 @@ class ClockSite:
     def between(self, since: datetime, until: datetime) -> list[int]:
         return [i for i in range(self.count) if since <= self.published(i) < until]
 
-    # -- what the site serves ---------------------------------------------------------------------------------------
+    # -- what the site serves
+    # ---------------------------------------------------------------------------------------
 
     def _route(self, path, make, ctype):
         def handler(req):
@@ -98,10 +105,11 @@ class ClockSite:
         shown = self.visible()[-self.feed_size:][::-1]
         items = "".join(
             f"<item><title>Report {i}</title><link>{self.url(i)}</link><guid>{self.url(i)}</guid>"
-            f"<pubDate>{format_datetime(self.published(i))}</pubDate><description>Report {i}.</description></item>"
+            f"<pubDate>{format_datetime(self.published(i))}</pubDate>"
+            f"<description>Report {i}.</description></item>"
             for i in shown)
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{self.slug}</title>'
-                f"<link>{self.base}/</link><description>news</description>{items}</channel></rss>").encode()
+        return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0">'
+                f"<channel><title>{self.slug}</title><link>{self.base}/</link><description>news</description>{items}</channel></rss>").encode()
 
     def _news(self) -> bytes:
         recent = [i for i in self.visible() if self.published(i) > self.now - timedelta(days=2)]
@@ -110,15 +118,18 @@ class ClockSite:
             f"<news:language>en</news:language></news:publication>"
             f"<news:publication_date>{self.published(i).isoformat()}</news:publication_date>"
             f"<news:title>Report {i}</news:title></news:news></url>" for i in reversed(recent))
-        return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        return ('<?xml version="1.0" encoding="UTF-8"?>'
+                '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
                 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + urls + "</urlset>").encode()
 
     def _archive_index(self) -> bytes:
-        days = sorted({self.published(i).date() for i in self.visible()})
+        newest: dict = {}  # day -> its newest article's time
+        for i in self.visible():
+            when = self.published(i)
+            newest[when.date()] = max(when, newest.get(when.date(), when))
         entries = "".join(
             f"<sitemap><loc>{self.base}/sitemaps/{d.isoformat()}.xml.gz</loc>"
-            f"<lastmod>{max(self.published(i) for i in self.visible() if self.published(i).date() == d).isoformat()}"
-            f"</lastmod></sitemap>" for d in days)
+            f"<lastmod>{newest[d].isoformat()}</lastmod></sitemap>" for d in sorted(newest))
         return ('<?xml version="1.0" encoding="UTF-8"?><sitemapindex '
                 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + entries + "</sitemapindex>").encode()
 
@@ -126,10 +137,11 @@ class ClockSite:
         shown = [i for i in self.visible() if self.published(i).date() == day]
         if not shown:
             return None
-        urls = "".join(f"<url><loc>{self.url(i)}</loc><lastmod>{self.published(i).isoformat()}</lastmod></url>"
-                       for i in shown)
-        return gzip.compress(('<?xml version="1.0" encoding="UTF-8"?><urlset '
-                              'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + urls + "</urlset>").encode())
+        urls = "".join(f"<url><loc>{self.url(i)}</loc>"
+                       f"<lastmod>{self.published(i).isoformat()}</lastmod></url>" for i in shown)
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><urlset '
+               'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + urls + "</urlset>")
+        return gzip.compress(xml.encode())
 
 
 def midnight_days_ago(days: int) -> datetime:

@@ -297,6 +297,7 @@ def test_daily_dag_fills_a_past_interval_from_the_sitemaps(bag, migrated_db, mak
     sitemaps date in its data interval, through the declared stage `backfill_interval`; a run for the day just
     ended leaves that stage idle."""
     from airflow.utils import db as airflow_db
+
     from clocksite import ClockSite, feed_file, midnight_days_ago
 
     airflow_db.initdb()

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crypto_news.feeds.pace import (max_age_seconds, next_interval, ttl_seconds, update_period_seconds,
-                                    window_seconds)
+from crypto_news.feeds.pace import (
+    max_age_seconds,
+    next_interval,
+    ttl_seconds,
+    update_period_seconds,
+    window_seconds,
+)
 from crypto_news.feeds.parse import parse_feed
 from crypto_news.pipeline.stage_backfill import interval_needs_backfill
 
@@ -22,14 +27,17 @@ def test_half_the_window_within_bounds():
 def test_publisher_hints_are_lower_bounds():
     assert next_interval(ok=True, window_s=2 * HOUR, ttl_s=3 * HOUR) == (3 * HOUR, "ttl")
     assert next_interval(ok=True, window_s=2 * HOUR, ttl_s=HOUR // 2) == (HOUR, "window")
-    assert next_interval(ok=True, window_s=2 * HOUR, update_period_s=12 * HOUR) == (12 * HOUR, "update_period")
+    by_period = next_interval(ok=True, window_s=2 * HOUR, update_period_s=12 * HOUR)
+    assert by_period == (12 * HOUR, "update_period")
     assert next_interval(ok=True, window_s=2 * HOUR, max_age_s=4 * HOUR) == (4 * HOUR, "cache_control")
     assert next_interval(ok=False, window_s=None, retry_after_s=7200, failures=1) == (7200, "retry_after")
-    assert next_interval(ok=False, window_s=None, retry_after_s=10 * 86400, failures=1) == (86400, "retry_after+max")
+    long_refusal = next_interval(ok=False, window_s=None, retry_after_s=10 * 86400, failures=1)
+    assert long_refusal == (86400, "retry_after+max")
 
 
 def test_failures_back_off():
-    assert [next_interval(ok=False, window_s=HOUR, failures=n)[0] for n in (1, 2, 3, 9)] == [900, 1800, 3600, 86400]
+    waits = [next_interval(ok=False, window_s=HOUR, failures=n)[0] for n in (1, 2, 3, 9)]
+    assert waits == [900, 1800, 3600, 86400]
 
 
 def test_hint_parsing():

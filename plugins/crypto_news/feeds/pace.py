@@ -3,10 +3,10 @@
 A feed shows its newest N items; they span its *window* (hours between its oldest and newest item, by the
 publisher's own dates). Read less often than the window and items fall out unseen. The next check is therefore
 half the window away (two reads per window, so one late or failed read still overlaps), as Miniflux's
-entry-frequency scheduler derives its interval from the publishing rate. The publisher's own hints are honoured as
-lower bounds: RSS ``<ttl>`` (minutes), ``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``, and
-after a refusal ``Retry-After``. The result is bounded by ``poll_min_s`` (the poll DAG's cadence) and
-``poll_max_s``; failures back off exponentially within the same bounds.
+entry-frequency scheduler derives its interval from the publishing rate. The publisher's own hints are
+honoured as lower bounds: RSS ``<ttl>`` (minutes), ``sy:updatePeriod``/``sy:updateFrequency``,
+``Cache-Control: max-age``, and after a refusal ``Retry-After``. The result is bounded by ``poll_min_s`` (the
+poll DAG's cadence) and ``poll_max_s``; failures back off exponentially within the same bounds.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def max_age_seconds(cache_control: str | None) -> int | None:
     return int(m.group(1)) if m and int(m.group(1)) > 0 else None
 
 
-def next_interval(*, ok: bool, window_s: float | None, ttl_s: int | None = None, update_period_s: int | None = None,
-                  max_age_s: int | None = None, retry_after_s: float | None = None, failures: int = 0,
+def next_interval(*, ok: bool, window_s: float | None, ttl_s: int | None = None,
+                  update_period_s: int | None = None, max_age_s: int | None = None,
+                  retry_after_s: float | None = None, failures: int = 0,
                   min_s: int = 900, max_s: int = 86400) -> tuple[int, str]:
     """Seconds until the feed's next check, and what set them (``window``, ``ttl``, ``update_period``,
     ``cache_control``, ``retry_after``, ``error_backoff`` or ``default``, with ``+min``/``+max`` when a bound

@@ -38,8 +38,8 @@ def plan_extraction_batches(db_url: str, batch_size: int | None = None) -> list[
 
 
 def due_feed_ids(db_url: str, feed_ids: list[int]) -> list[int]:
-    """The feeds among ``feed_ids`` whose next check time has come (or that were never checked), in id order: what
-    the poll DAG fetches."""
+    """The feeds among ``feed_ids`` whose next check time has come (or that were never checked), in id order:
+    what the poll DAG fetches."""
     conn = db.connect(db_url)
     try:
         return feed_rows.due_feeds(conn, feed_ids)

@@ -117,7 +117,7 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
                                "items_skipped", "http_status", "duration_ms", "parse_warning")}
             for f in feeds
         ]
-        for out, f in zip(summary["feeds"], feeds):  # coverage between runs: gaps and the sitemap catch-up
+        for out, f in zip(summary["feeds"], feeds, strict=True):  # coverage between runs: gaps and the sitemap catch-up
             out.update({k: f[k] for k in ("gap", "items_backfilled", "sitemaps_read", "sitemap_error_kind",
                                           "sitemap_error")})
         summary["items_backfilled"] = sum(f["items_backfilled"] or 0 for f in feeds)
