@@ -5,7 +5,9 @@ Pulls the crypto-news feeds, extracts each new article's text, labels it (regula
 everything into the `crypto_news` schema of the warehouse (Airflow Connection `crypto_news_db`).
 
 Stages: `start_run` → `sync_feeds` → `plan_fetch` → `fetch_feeds` (mapped per batch of feeds, one host per batch,
-pool `crypto_news_http`) → `plan_extraction` → `extract_articles` (mapped per batch of `CRYPTO_NEWS_EXTRACT_BATCH`
+pool `crypto_news_http`; each fetch also catches up from the site's sitemaps) → `backfill_interval` (for an Airflow
+backfill or a run of a past interval: the articles the sites' sitemaps date in the run's data interval)
+→ `plan_extraction` → `extract_articles` (mapped per batch of `CRYPTO_NEWS_EXTRACT_BATCH`
 pending article ids, pool `crypto_news_http`) → `classify_articles` (updates the Asset
 `x-crypto-news://warehouse/articles`) → `finish_run` → `quality_checks`.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 from crypto_news.orchestration.alerts import default_args, run_alerts
 from crypto_news.pipeline.stages import STAGES
@@ -43,6 +45,7 @@ TASK_OPTIONS: dict[str, dict] = {
     "sync_feeds": {"execution_timeout": 5 * MINUTES},
     "plan_fetch": {"execution_timeout": 5 * MINUTES},
     "fetch_feeds": {"execution_timeout": 30 * MINUTES},
+    "backfill_interval": {"trigger_rule": "all_done", "execution_timeout": 45 * MINUTES},
     "plan_extraction": {"trigger_rule": "all_done", "execution_timeout": 5 * MINUTES},
     "extract_articles": {"execution_timeout": 45 * MINUTES},
     "classify_articles": {"trigger_rule": "none_failed", "execution_timeout": 45 * MINUTES, "outlets": [ARTICLES]},
@@ -51,10 +54,13 @@ TASK_OPTIONS: dict[str, dict] = {
 }
 
 
-def _run_stage(stage_name: str, run=None, feed_ids=None, batch=None, params=None, run_id=None):
+def _run_stage(stage_name: str, run=None, feed_ids=None, batch=None, params=None, run_id=None,
+               data_interval_start=None, data_interval_end=None, dag_run=None):
     from crypto_news.orchestration import tasks
 
-    return tasks.run_stage(stage_name, run=run, feed_ids=feed_ids, batch=batch, params=params, run_key=run_id)
+    return tasks.run_stage(stage_name, run=run, feed_ids=feed_ids, batch=batch, params=params, run_key=run_id,
+                           interval=(data_interval_start, data_interval_end),
+                           run_type=getattr(dag_run, "run_type", None))
 
 
 def _plan_stage(stage_name: str, run=None, feed_ids=None, params=None):
@@ -65,7 +71,10 @@ def _plan_stage(stage_name: str, run=None, feed_ids=None, params=None):
 
 @dag(
     dag_id="crypto_news_daily",
-    schedule=os.environ.get("CRYPTO_NEWS_SCHEDULE", "@daily"),
+    # A cron trigger with a day's data interval: a run at its time covers the day before it. Without `interval`,
+    # Airflow 3 gives cron schedules an empty data interval, and `backfill_interval` would have no day to fill.
+    schedule=CronTriggerTimetable(os.environ.get("CRYPTO_NEWS_SCHEDULE", "@daily"), timezone="UTC",
+                                  interval=timedelta(days=1)),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -27,7 +27,7 @@ def bag():
 
 
 ARTICLES_URI = "x-crypto-news://warehouse/articles"
-DAG_IDS = {"crypto_news_daily", "crypto_news_reclassify", "crypto_news_maintenance"}
+DAG_IDS = {"crypto_news_daily", "crypto_news_reclassify", "crypto_news_maintenance", "crypto_news_poll"}
 
 
 def test_dags_import_without_errors(bag):
@@ -47,7 +47,8 @@ def test_daily_dag_contract(bag):
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert {"crypto-news", "ingest"} <= set(dag.tags)
-    assert dag.schedule == "@daily"
+    assert dag.timetable.expression == "0 0 * * *"  # @daily
+    assert dag.timetable.interval == timedelta(days=1)  # each run's data interval: the day before it
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id
         assert t.execution_timeout is not None and t.execution_timeout <= timedelta(hours=2), t.task_id
@@ -64,7 +65,9 @@ def test_daily_dag_fan_out_pool_alerts_assets(bag):
     for tid in ("fetch_feeds", "extract_articles"):
         assert tasks[tid].pool == "crypto_news_http", tid
         assert type(tasks[tid]).__name__.endswith("MappedOperator"), tid
-    assert {t.pool for tid, t in tasks.items() if tid not in ("fetch_feeds", "extract_articles")} == {"default_pool"}
+    assert tasks["backfill_interval"].pool == "crypto_news_http"
+    http = ("fetch_feeds", "extract_articles", "backfill_interval")
+    assert {t.pool for tid, t in tasks.items() if tid not in http} == {"default_pool"}
     for t in dag.tasks:
         assert on_failure_callback in _callbacks(t), t.task_id
         assert t.retry_exponential_backoff, t.task_id
@@ -72,6 +75,20 @@ def test_daily_dag_fan_out_pool_alerts_assets(bag):
     # the data-quality checks come last, after the run is recorded
     assert tasks["quality_checks"].upstream_task_ids == {"finish_run", "start_run"}
     assert not tasks["quality_checks"].downstream_task_ids
+
+
+def test_poll_dag_fetches_due_feeds_every_quarter_hour(bag):
+    from crypto_news.orchestration.alerts import on_failure_callback
+
+    dag = bag.dags["crypto_news_poll"]
+    assert dag.schedule == "*/15 * * * *" and dag.catchup is False and dag.max_active_runs == 1
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert set(tasks) == {"start_run", "sync_feeds", "due_feeds", "plan_fetch", "fetch_feeds", "finish_run"}
+    assert tasks["fetch_feeds"].pool == "crypto_news_http"
+    assert "extract_articles" not in tasks  # pages are the daily DAG's
+    for t in dag.tasks:
+        assert t.retries >= 1 and t.execution_timeout <= timedelta(minutes=15), t.task_id
+        assert on_failure_callback in _callbacks(t), t.task_id
 
 
 def _callbacks(task) -> list:
@@ -104,7 +121,7 @@ def test_schedule_comes_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("CRYPTO_NEWS_SCHEDULE", "0 6 * * *")
     other = DagBag(dag_folder=str(DAGS / "crypto_news_daily.py"), safe_mode=False)
-    assert other.dags["crypto_news_daily"].schedule == "0 6 * * *"
+    assert other.dags["crypto_news_daily"].timetable.expression == "0 6 * * *"
 
 
 def test_daily_dag_runs_end_to_end(bag, migrated_db, http_server, tmp_path, monkeypatch):
@@ -338,3 +355,76 @@ def test_config_error_fails_the_run_at_once_and_records_why(bag, migrated_db, tm
     assert failed == ["start_run"]
     assert error.startswith("start_run failed: configuration error: ") and "'url' must be an http(s) URL" in error
     assert view == [("failed", failed)]
+
+
+
+def test_poll_dag_reads_only_the_feeds_that_are_due(bag, migrated_db, http_server, tmp_path, monkeypatch):
+    from airflow.utils import db as airflow_db
+
+    airflow_db.initdb()
+    feeds = write_feed_list(tmp_path / "feeds.yml", serve_site(http_server))
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_DB", migrated_db)
+    monkeypatch.setenv("CRYPTO_NEWS_FEEDS", str(feeds))
+    dag = bag.dags["crypto_news_poll"]
+
+    assert dag.test().state == "success"
+    conn = psycopg2.connect(migrated_db)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM crypto_news.feed_fetches")
+        assert cur.fetchone() == (2,)
+        cur.execute("SELECT count(*), count(*) FILTER (WHERE extract_state = 'pending') FROM crypto_news.articles")
+        assert cur.fetchone() == (6, 6)  # stored; pages are left to the daily DAG
+        cur.execute("SELECT bool_and(next_check_at > now() + interval '14 minutes') FROM crypto_news.feeds")
+        assert cur.fetchone() == (True,)
+        # one feed's time comes
+        cur.execute("UPDATE crypto_news.feeds SET next_check_at = now() - interval '1 minute' "
+                    "WHERE url LIKE '%%chainpost%%'")
+    assert dag.test().state == "success"
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT f.url FROM crypto_news.feed_fetches x JOIN crypto_news.feeds f USING (feed_id) "
+                    "ORDER BY x.fetch_id")
+        urls = [r[0] for r in cur.fetchall()]
+        assert len(urls) == 3 and urls[-1].endswith("chainpost.atom")
+        cur.execute("SELECT run_key FROM crypto_news.pipeline_runs ORDER BY run_id")
+        assert all(r[0].startswith("poll:") for r in cur.fetchall())
+    conn.close()
+
+
+def test_daily_dag_fills_a_past_interval_from_the_sitemaps(bag, migrated_db, make_server, tmp_path, monkeypatch):
+    """A run of a past day (as `airflow backfill create` makes them) loads the articles the site's archive
+    sitemaps date in its data interval, through the declared stage `backfill_interval`; a run for the day just
+    ended leaves that stage idle."""
+    from airflow.utils import db as airflow_db
+
+    from clocksite import ClockSite, feed_file, midnight_days_ago
+
+    airflow_db.initdb()
+    start = midnight_days_ago(20)
+    site = ClockSite(make_server("127.0.0.2"), per_day=24, feed_size=10, start=start, archive=True, slug="dagfill")
+    site.now = start + timedelta(days=15)
+    monkeypatch.setenv("AIRFLOW_CONN_CRYPTO_NEWS_DB", migrated_db)
+    monkeypatch.setenv("CRYPTO_NEWS_FEEDS", str(feed_file(tmp_path / "feeds.yml", {"Archive": site})))
+    monkeypatch.setenv("CRYPTO_NEWS_EXTRACT_WORKERS", "1")
+    dag = bag.dags["crypto_news_daily"]
+    day_end = start + timedelta(days=6)  # the run at day 6's midnight covers day 5
+
+    run = dag.test(logical_date=day_end)
+    assert run.state == "success"
+    assert (run.data_interval_start, run.data_interval_end) == (day_end - timedelta(days=1), day_end)
+    wanted = {site.url(i) for i in site.between(day_end - timedelta(days=1), day_end)}
+    assert len(wanted) == 24
+
+    def found_by_backfill():
+        conn = psycopg2.connect(migrated_db)
+        with conn, conn.cursor() as cur:
+            cur.execute("""SELECT a.canonical_url, a.extract_state FROM crypto_news.articles a
+                           JOIN crypto_news.article_sources s USING (article_id) WHERE s.found_by = 'backfill'""")
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+    rows = found_by_backfill()
+    assert {r[0] for r in rows} == wanted and {r[1] for r in rows} == {"done"}  # extracted by the same run
+
+    assert dag.test().state == "success"  # today's run: the feeds and their catch-up, no interval to fill
+    assert found_by_backfill() == rows

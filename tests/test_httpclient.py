@@ -607,6 +607,29 @@ def test_robots_missing_or_failing_means_allowed(http_server, status):
         assert client.robots_allowed(http_server.url("/anything"))
 
 
+def test_robots_sitemap_lines_come_from_the_same_cached_file(http_server):
+    """The ``Sitemap:`` lines (any case, in any group or outside one) are read from the robots.txt already fetched
+    for the rules: one request per origin for both."""
+    base = http_server.url("")
+    http_server.add(
+        "/robots.txt",
+        (f"Sitemap: {base}/sitemap-news.xml\nUser-agent: *\nDisallow: /*.pdf$\n"
+         f"sitemap: {base}/sitemap-archive.xml.gz\n").encode(),
+    )
+    with make_client() as client:
+        assert not client.robots_allowed(http_server.url("/report.pdf"))
+        assert client.robots_sitemaps(http_server.url("/feed.xml")) == [
+            f"{base}/sitemap-news.xml", f"{base}/sitemap-archive.xml.gz"]
+    assert http_server.routes["/robots.txt"].hits == 1
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_robots_sitemaps_none_without_a_robots_file(http_server, status):
+    http_server.add("/robots.txt", b"Sitemap: /never-read.xml\n", status=status)
+    with make_client(retries=0) as client:
+        assert client.robots_sitemaps(http_server.url("/feed.xml")) == []
+
+
 # ---------------------------------------------------------------------------------------------- politeness
 
 

@@ -11,6 +11,7 @@ from conftest import query as q
 from crypto_news import pipeline
 from crypto_news.config import Settings
 from crypto_news.pipeline import stage_extract, stage_feeds
+from crypto_news.pipeline.stages import STAGE_NAMES
 from sitekit import serve_site, write_feed_list
 
 SETTINGS = Settings(allow_private_hosts="1", host_delay_s=0, retries=0, timeout_s=10, extract_workers=1)
@@ -22,6 +23,9 @@ def test_run_loads_every_distinct_item_once(migrated_db, http_server, tmp_path):
     summary = pipeline.run(migrated_db, feeds, SETTINGS)
 
     assert summary["status"] == "success"
+    # every declared stage ran, the DAG's list (backfill_interval idles: a command-line run has no data interval)
+    assert list(summary["stage_seconds"]) == ["migrate", *STAGE_NAMES[:STAGE_NAMES.index("finish_run")]]
+    assert "backfill_interval" in STAGE_NAMES
     assert [f["status"] for f in summary["feeds"]] == ["ok", "ok"]
     # 5 usable items in the RSS feed (one javascript: link skipped), 3 in the Atom feed, one story in both.
     assert summary["articles_new"] == 6
@@ -146,7 +150,10 @@ def test_cli_run_json_and_exit_codes(migrated_db, http_server, tmp_path):
     out = json.loads(proc.stdout)
     assert out["status"] == "success" and out["articles_new"] == 6
     assert {tuple(sorted(f)) for f in out["feeds"]} == {
-        ("error", "error_kind", "items_new", "items_seen", "name", "status", "url")}
+        ("error", "error_kind", "gap", "items_backfilled", "items_new", "items_seen", "name", "sitemap_error_kind",
+         "status", "url")}
+    assert {f["gap"] for f in out["feeds"]} == {None}  # each feed's first fetch
+    assert out["items_backfilled"] == 0 and out["feeds_with_gap"] == 0
     # progress on stderr (not a terminal: lines), without -v; the last one of each stage says it is complete
     progress = [line.split("crypto_news.progress: ", 1)[1] for line in proc.stderr.splitlines()
                 if "crypto_news.progress: " in line]

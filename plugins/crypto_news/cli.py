@@ -47,6 +47,7 @@ def format_summary(s: dict) -> str:
         f"{s['feeds_failed']} failed",
         f"  items seen: {s['items_seen']}, new articles: {s['articles_new']}, extracted: {s['articles_extracted']}, "
         f"classified: {s['articles_classified']}, labels written: {s['labels_written']}",
+        f"  from sitemaps: {s.get('items_backfilled') or 0}, feeds with a gap: {s.get('feeds_with_gap') or 0}",
     ]
     if s.get("error"):
         lines.append(f"  error: {s['error']}")
@@ -55,22 +56,27 @@ def format_summary(s: dict) -> str:
                      + ("; ".join(s["failed_checks"]) if s.get("failed_checks") else "all passed"))
     width = max((len(f["name"]) for f in s.get("feeds", [])), default=4)
     lines.append("")
-    lines.append(f"  {'feed':<{width}}  {'status':<12} {'seen':>5} {'new':>5}  error")
+    lines.append(f"  {'feed':<{width}}  {'status':<12} {'seen':>5} {'new':>5} {'sitemap':>7} {'gap':>5}  error")
     for f in s.get("feeds", []):
         err = f"{f['error_kind']}: {f['error']}" if f.get("error_kind") else ""
-        lines.append(f"  {f['name']:<{width}}  {f['status']:<12} {f['items_seen']:>5} {f['items_new']:>5}  {err}")
+        if f.get("sitemap_error_kind"):
+            err = (err + "; " if err else "") + f"{f['sitemap_error_kind']}: {f.get('sitemap_error') or ''}"
+        gap = {True: "yes", False: "no"}.get(f.get("gap"), "-")
+        lines.append(f"  {f['name']:<{width}}  {f['status']:<12} {f['items_seen']:>5} {f['items_new']:>5} "
+                     f"{f.get('items_backfilled') or 0:>7} {gap:>5}  {err}")
     return "\n".join(lines)
 
 
 def _json_summary(s: dict) -> dict:
     keep = ("run_id", "run_key", "trigger", "status", "started_at", "finished_at", "error", "feeds_total", "feeds_ok",
             "feeds_not_modified", "feeds_failed", "items_seen", "articles_new", "articles_extracted",
-            "articles_classified", "labels_written")
+            "articles_classified", "labels_written", "items_backfilled", "feeds_with_gap")
     out = {k: s.get(k) for k in keep}
     for key in ("stage_seconds", "quality_checks", "failed_checks"):
         if s.get(key) is not None:
             out[key] = s[key]
-    out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new")}
+    out["feeds"] = [{k: f.get(k) for k in ("name", "url", "status", "error_kind", "error", "items_seen", "items_new",
+                                           "items_backfilled", "gap", "sitemap_error_kind")}
                     for f in s.get("feeds", [])]
     return out
 
@@ -110,6 +116,41 @@ def cmd_run(args, settings):
         raise CliError(str(exc), 1) from None
     print(json.dumps(_json_summary(summary), indent=None if args.json else 2) if args.json else format_summary(summary))
     return _exit_for(summary)
+
+
+def _day(value: str, flag: str):
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{flag} must be an ISO date such as 2026-01-31, got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def cmd_backfill(args, settings):
+    from . import pipeline
+    from .warehouse import runlock
+
+    since = _day(args.since, "--since")
+    until = _day(args.until, "--until") if args.until else None
+    if until is not None and until <= since:
+        raise CliError("--until must be after --since")
+    url = resolve_db_url(settings)
+    feeds = Path(args.feeds) if args.feeds else settings.feeds_file
+    try:
+        result = pipeline.backfill(url, since, until, feeds, settings)
+    except runlock.RunInProgress as exc:
+        raise CliError(str(exc), 1) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"backfill {result['since']} .. {result['until'] or 'now'}: {result['items_found']} archived articles "
+              f"in range, {result['items_new']} new, {result['articles_extracted']} extracted")
+        for f in result["feeds"]:
+            print(f"  {f['name']}: {f['status']}, {f['items_found']} found, {f['items_new']} new"
+                  + (f"  ({'; '.join(f['errors'])})" if f["errors"] else ""))
+    return 1 if result["feeds"] and all(f["status"] in ("error", "no_archive") for f in result["feeds"]) else 0
 
 
 def cmd_summary(args, settings):
@@ -233,7 +274,8 @@ def cmd_feeds(args, settings):
         print(json.dumps(rows, default=str))
         return 0
     show = [c for c in ("feed_name", "last_status", "last_error_kind", "last_success_at", "consecutive_failures",
-                        "not_modified_ratio_30d", "avg_latency_ms", "items_per_day_7d", "articles_total") if c in cols]
+                        "not_modified_ratio_30d", "avg_latency_ms", "items_per_day_7d", "articles_total",
+                        "window_hours", "items_per_day", "gaps_7d", "gaps_30d", "next_check_at") if c in cols]
     table = [[_cell(r.get(c)) for c in show] for r in rows]
     widths = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(show)]
     print("  ".join(c.ljust(w) for c, w in zip(show, widths, strict=True)))
@@ -404,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT") or 8080))
     al.add_argument("--pool-slots", type=int, default=2, help="slots of the pool crypto_news_http (default 2)")
     al.set_defaults(func=cmd_airflow_local)
+    bf = sub.add_parser("backfill", help="load past days' articles from the sites' archive sitemaps")
+    bf.add_argument("--since", required=True, help="first day (ISO 8601 date or time, UTC unless given)")
+    bf.add_argument("--until", help="end, exclusive (default: no end)")
+    bf.add_argument("--feeds", default=None)
+    bf.add_argument("--json", action="store_true")
+    bf.set_defaults(func=cmd_backfill)
 
     s = sub.add_parser("summary", help="print the summary of the latest (or a given) run")
     s.add_argument("--run-id", type=int)

@@ -44,6 +44,11 @@ def _env_int(env, name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+def _env_flag(env, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    return default if not raw else raw not in ("0", "false", "no")
+
+
 def _env_float(env, name: str, default: float, low: float | None = None, high: float | None = None,
                above: float | None = None) -> float:
     """A finite number from the environment within [low, high] (and greater than ``above``): ``nan``, ``inf``
@@ -128,6 +133,15 @@ class Settings:
     statsd_host: str = ""  # CRYPTO_NEWS_STATSD_HOST: metrics over StatsD (off when empty; docs/METRICS.md)
     statsd_port: int = 8125  # CRYPTO_NEWS_STATSD_PORT
     statsd_prefix: str = "crypto_news"  # CRYPTO_NEWS_STATSD_PREFIX
+    sitemap_catchup: bool = True  # CRYPTO_NEWS_SITEMAP_CATCHUP: fill what a feed dropped from the site's sitemaps
+    sitemap_max_bytes: int = 10 * 1024 * 1024  # CRYPTO_NEWS_SITEMAP_MAX_BYTES: one sitemap, after decompression
+    sitemap_max_files: int = 50  # CRYPTO_NEWS_SITEMAP_MAX_FILES: sitemap files read per site and run
+    sitemap_max_depth: int = 3  # CRYPTO_NEWS_SITEMAP_MAX_DEPTH: levels of nested indexes below the root sitemap
+    sitemap_max_entries: int = 50000  # CRYPTO_NEWS_SITEMAP_MAX_ENTRIES: entries read per file (the protocol's limit)
+    sitemap_skew_s: int = 3600  # CRYPTO_NEWS_SITEMAP_SKEW_S: catch-up starts this long before the last newest item
+    first_catchup_h: float = 24.0  # CRYPTO_NEWS_FIRST_CATCHUP_H: a feed's first catch-up, before its newest item
+    poll_min_s: int = 15 * 60  # CRYPTO_NEWS_POLL_MIN_S: a feed is never checked more often (the poll DAG's cadence)
+    poll_max_s: int = 24 * 3600  # CRYPTO_NEWS_POLL_MAX_S: nor less often
 
     @property
     def ua(self) -> str:
@@ -168,5 +182,14 @@ class Settings:
             statsd_host=env.get("CRYPTO_NEWS_STATSD_HOST", "").strip(),
             statsd_port=_env_int(env, "CRYPTO_NEWS_STATSD_PORT", 8125, minimum=1),
             statsd_prefix=_statsd_prefix(env.get("CRYPTO_NEWS_STATSD_PREFIX", "").strip() or "crypto_news"),
+            sitemap_catchup=_env_flag(env, "CRYPTO_NEWS_SITEMAP_CATCHUP", True),
+            sitemap_max_bytes=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
+            sitemap_max_files=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_FILES", 50, minimum=1),
+            sitemap_max_depth=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_DEPTH", 3, minimum=0),
+            sitemap_max_entries=_env_int(env, "CRYPTO_NEWS_SITEMAP_MAX_ENTRIES", 50000, minimum=1),
+            sitemap_skew_s=_env_int(env, "CRYPTO_NEWS_SITEMAP_SKEW_S", 3600, minimum=0),
+            first_catchup_h=_env_float(env, "CRYPTO_NEWS_FIRST_CATCHUP_H", 24.0, low=0.0, high=24.0 * 366),
+            poll_min_s=_env_int(env, "CRYPTO_NEWS_POLL_MIN_S", 15 * 60, minimum=60),
+            poll_max_s=_env_int(env, "CRYPTO_NEWS_POLL_MAX_S", 24 * 3600, minimum=60),
         )
         return replace(s, **overrides) if overrides else s

@@ -37,6 +37,7 @@ class FeedSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
     robots: bool = True
     site: str | None = None
+    sitemaps: tuple[str, ...] = field(default_factory=tuple)
     credentials: tuple[str, str] | None = field(default=None, repr=False)  # from the URL's user info; never stored
 
 
@@ -61,6 +62,8 @@ class ParsedFeed:
     items: list[FeedItem]
     skipped: list[str] = field(default_factory=list)  # one reason per skipped entry
     warning: str | None = None  # bozo problem of a feed that still parsed
+    ttl_s: int | None = None  # RSS <ttl>, in seconds
+    update_period_s: int | None = None  # sy:updatePeriod / sy:updateFrequency, in seconds
 
 
 @dataclass
@@ -82,6 +85,20 @@ class FeedOutcome:
     content_hash: str | None = None
     title: str | None = None
     items_new: int = 0
+    # polling hints from the publisher
+    ttl_s: int | None = None
+    update_period_s: int | None = None
+    max_age_s: int | None = None
+    retry_after_s: float | None = None
+    # catch-up from the site's sitemaps: pages the feed no longer shows, dated after the previous fetch's newest item
+    backfill: list[FeedItem] = field(default_factory=list)
+    sitemaps_read: int = 0
+    sitemap_error_kind: str | None = None
+    sitemap_error: str | None = None
+    # set when stored
+    gap: bool | None = None
+    items_backfilled: int = 0
+    next_check_at: datetime | None = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from .urls import link_problem
 
 _MARKUP = re.compile(r"[<>]")
 
-ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site"}
+ALLOWED_KEYS = {"name", "url", "enabled", "tags", "robots", "site", "sitemaps"}
 
 
 class FeedListError(ConfigError):
@@ -56,6 +56,17 @@ def feed_credentials(path: str | Path | None) -> dict[str, tuple[str, str]]:
         return {}
 
 
+def _site_url(value, what: str) -> str:
+    """A ``site`` or ``sitemaps`` URL as it is stored and requested: http(s) only, and no user info, since these
+    requests carry no credentials and the URL is shown in logs and fetch records."""
+    parts = urlsplit(value.strip()) if isinstance(value, str) else None
+    url = http_url(value) if parts is not None else None
+    if parts is None or url is None or link_problem(value) or "@" in parts.netloc:
+        raise FeedListError(f"{what} must be an http(s) URL without user info "
+                            f"(got {type(value).__name__} {_shown(value)})")
+    return url
+
+
 def load_feed_list(path: str | Path) -> list[FeedSpec]:
     """Read and validate a feed list; errors name the file and the entry."""
     path = Path(path)
@@ -91,17 +102,19 @@ def load_feed_list(path: str | Path) -> list[FeedSpec]:
                 raise FeedListError(f"{where} ({name}): '{key}' must be true or false")
         site = entry.get("site")
         if site is not None:
-            parts = urlsplit(site) if isinstance(site, str) else None
-            if parts is None or link_problem(site) or http_url(site) is None or parts.username is not None:
-                raise FeedListError(f"{where} ({name}): 'site' must be an http(s) URL without user info "
-                                    f"(got {type(site).__name__} {_shown(site)})")
-            site = http_url(site)
+            site = _site_url(site, f"{where} ({name}): 'site'")
+        sitemaps = entry.get("sitemaps") or []
+        if not isinstance(sitemaps, list):
+            raise FeedListError(f"{where} ({name}): 'sitemaps' must be a list of http(s) URLs "
+                                f"(got {type(sitemaps).__name__})")
+        sitemaps = [_site_url(u, f"{where} ({name}): 'sitemaps' entry #{j}") for j, u in enumerate(sitemaps, 1)]
         url, credentials = split_credentials(url.strip())
         if url in seen:
             raise FeedListError(f"{where} ({name}): url listed twice: {url}")
         seen.add(url)
         specs.append(
             FeedSpec(name=name.strip(), url=url, enabled=entry.get("enabled", True), tags=tuple(tags),
-                     robots=entry.get("robots", True), site=site, credentials=credentials)
+                     robots=entry.get("robots", True), site=site, sitemaps=tuple(sitemaps),
+                     credentials=credentials)
         )
     return specs

@@ -18,6 +18,7 @@ import feedparser.mixin
 
 from ..model import EARLIEST_TRUSTED, FUTURE_TOLERANCE, FeedItem, ParsedFeed, PublishedFlag
 from ..text import LIMITS, html_to_text, http_url, no_markup, one_line, plain_text, sanitise
+from .pace import ttl_seconds, update_period_seconds
 from .urls import canonical_url, link_problem
 
 PARSE_ERROR_KINDS = ("empty", "not_a_feed", "malformed", "parse_timeout")
@@ -247,4 +248,6 @@ def _parse_feed(body, headers, url, now, max_items) -> ParsedFeed:
         items=items,
         skipped=skipped,
         warning=problem_text,
+        ttl_s=ttl_seconds(feed.get("ttl")),
+        update_period_s=update_period_seconds(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
     )

@@ -122,6 +122,15 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return p.scheme.lower(), _host_of(url), p.port
 
 
+def _robots_origin(url: str) -> str:
+    """``scheme://host[:port]`` whose robots.txt governs ``url`` (credentials dropped)."""
+    try:
+        scheme, _, _ = netguard.split_url(url)
+    except netguard.InvalidURL as exc:
+        raise FetchError("bad_url", str(exc), url) from exc
+    return f"{scheme}://{urlsplit(url).netloc.rsplit('@', 1)[-1].lower()}"
+
+
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -217,12 +226,11 @@ class HttpClient:
 
     def robots_allowed(self, url: str) -> bool:
         """Whether robots.txt of the URL's origin lets this client's user agent fetch ``url`` (:mod:`.robots`)."""
-        try:
-            scheme, _, _ = netguard.split_url(url)
-        except netguard.InvalidURL as exc:
-            raise FetchError("bad_url", str(exc), url) from exc
-        origin = f"{scheme}://{urlsplit(url).netloc.rsplit('@', 1)[-1].lower()}"
-        return self._robots.allowed(origin, url, self.settings.ua)
+        return self._robots.allowed(_robots_origin(url), url, self.settings.ua)
+
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The ``Sitemap:`` lines of robots.txt of the URL's origin (read once per origin, with the rules)."""
+        return self._robots.sitemaps(_robots_origin(url))
 
     def close(self) -> None:
         self._session.close()
@@ -305,7 +313,9 @@ class HttpClient:
             message += " without a Location header"
         if attempts > 1:
             message += f" after {attempts} attempts"
-        return FetchError("http_error", message, url, status=status, retryable=retryable)
+        err = FetchError("http_error", message, url, status=status, retryable=retryable)
+        err.retry_after_s = asked  # the server's wish, kept for the feed's next check
+        return err
 
     def _exchange(self, url: str, headers: dict, limit: int, original: str, method: str = "GET",
                   data: bytes | None = None) -> _Exchange:

@@ -27,6 +27,7 @@ class FetchError(Exception):
         self.url = url
         self.status = status
         self.retryable = retryable
+        self.retry_after_s: float | None = None  # Retry-After of the last answer, when the server sent one
 
     def __str__(self) -> str:
         return self.message

@@ -1,5 +1,6 @@
-"""robots.txt: fetched through the client once per origin, parsed by Protego, the decision cached for the client's
-lifetime (one run).
+"""robots.txt: fetched through the client once per origin, parsed by Protego, the parsed file cached for the
+client's lifetime (one run). Its rules decide what may be fetched; its ``Sitemap:`` lines are where the sitemap
+catch-up and the backfill start (:mod:`crypto_news.pipeline.sitemaps`).
 
 Protego implements RFC 9309 matching: ``*`` and ``$`` wildcards, the longest matching rule wins, Allow wins a tie
 (Python's ``urllib.robotparser`` matches plain path prefixes only, so ``Disallow: /*.pdf$`` protected nothing).
@@ -33,12 +34,19 @@ class RobotsCache:
         self._rules: dict[str, tuple[threading.Lock, list[Protego]]] = {}
 
     def allowed(self, origin: str, url: str, user_agent: str) -> bool:
+        return self._parsed(origin).can_fetch(url, user_agent)
+
+    def sitemaps(self, origin: str) -> list[str]:
+        """The ``Sitemap:`` lines of the origin's robots.txt, in file order (none when it has no robots.txt)."""
+        return list(self._parsed(origin).sitemaps)
+
+    def _parsed(self, origin: str) -> Protego:
         with self._lock:
             lock, slot = self._rules.setdefault(origin, (threading.Lock(), []))
         with lock:  # one fetch per origin, even when many threads ask at once
             if not slot:
                 slot.append(self._load(origin))
-        return slot[0].can_fetch(url, user_agent)
+        return slot[0]
 
     def _load(self, origin: str) -> Protego:
         try:

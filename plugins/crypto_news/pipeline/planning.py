@@ -35,3 +35,13 @@ def plan_extraction_batches(db_url: str, batch_size: int | None = None) -> list[
     finally:
         conn.close()
     return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def due_feed_ids(db_url: str, feed_ids: list[int]) -> list[int]:
+    """The feeds among ``feed_ids`` whose next check time has come (or that were never checked), in id order:
+    what the poll DAG fetches."""
+    conn = db.connect(db_url)
+    try:
+        return feed_rows.due_feeds(conn, feed_ids)
+    finally:
+        conn.close()

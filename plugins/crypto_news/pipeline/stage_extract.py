@@ -117,7 +117,10 @@ def _article_values(row: dict, res: Obtained) -> tuple:
     text = no_markup(sanitise(text, LIMITS["text"]))
     feed_date = row["published_at"]
     page_date = trusted_date(getattr(meta, "published", None))
-    published, published_source = (feed_date, "feed") if feed_date else (page_date, "page" if page_date else None)
+    if feed_date and not (page_date and row.get("published_source") == "sitemap"):
+        published, published_source = feed_date, row.get("published_source") or "feed"
+    else:  # the page's own date, before a sitemap's (a sitemap's lastmod may be a later edit)
+        published, published_source = (page_date, "page") if page_date else (None, None)
     chash, shash = (work.content_hash, work.simhash) if ok and work is not None else dedup.fingerprints(text)
     tags = [t for t in (plain_text(x, LIMITS["category"]) for x in (getattr(meta, "tags", None) or [])[:50]) if t]
     return (

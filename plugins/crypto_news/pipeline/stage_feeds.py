@@ -10,17 +10,20 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from datetime import timedelta
 from pathlib import Path
 
 from .. import metrics
 from ..config import Settings
 from ..feeds.feedlist import feed_credentials, load_feed_list
+from ..feeds.pace import max_age_seconds
 from ..feeds.parse import FeedParseError, parse_feed
 from ..fetch import FetchError, HttpClient
 from ..model import FeedOutcome
 from ..progress import Progress
 from ..warehouse import db
 from ..warehouse import feeds as feed_rows
+from .sitemaps import SitemapReader, as_items
 from .workers import worker_pool
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
             headers["Authorization"] = f"Basic {token}"
         resp = client.get(feed["url"], headers=headers)
         out.http_status, out.final_url, out.bytes = resp.status, resp.final_url, len(resp.body)
+        out.max_age_s = max_age_seconds(resp.headers.get("cache-control"))
         if resp.status == 304:
             out.status = "not_modified"
             return out
@@ -112,8 +116,10 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
         parsed = parse(resp.body, resp.headers, resp.final_url, max_items)
         out.status, out.items, out.skipped = "ok", parsed.items, parsed.skipped
         out.warning, out.title = parsed.warning, parsed.title
+        out.ttl_s, out.update_period_s = parsed.ttl_s, parsed.update_period_s
     except FetchError as exc:
         out.error_kind, out.error, out.http_status = exc.kind, str(exc), exc.status
+        out.retry_after_s = exc.retry_after_s
     except FeedParseError as exc:
         out.error_kind, out.error = exc.kind, exc.message
     except Exception as exc:  # a bug or an unforeseen input: record it against this feed, keep the others going
@@ -122,6 +128,31 @@ def fetch_one_feed(client: HttpClient, feed: dict, max_items: int | None = None,
     finally:
         out.duration_ms = int((time.monotonic() - started) * 1000)
     return out
+
+
+def catch_up(reader: SitemapReader, feed: dict, outcome: FeedOutcome, settings: Settings) -> None:
+    """Add to the outcome the site's sitemap pages that the feed no longer shows and that are dated after the newest
+    item of the feed's previous fetches, less ``sitemap_skew_s`` for the publisher's clock. The cutoff is always a
+    publisher's date, never our clock: on a feed's first fetch it is ``first_catchup_h`` before its newest item, and
+    a feed never fetched with dated items has no catch-up. Never raises: problems go to ``sitemap_error_kind``."""
+    if not settings.sitemap_catchup:
+        return
+    dated = [i.published_at for i in outcome.items if i.published_at is not None]
+    if feed.get("prev_newest_at") is not None:
+        since = feed["prev_newest_at"] - timedelta(seconds=settings.sitemap_skew_s)
+    elif dated:
+        since = max(dated) - timedelta(hours=settings.first_catchup_h)
+    else:
+        return
+    try:
+        walk = reader.walk(feed, newer_than=since)
+    except Exception as exc:  # a bug or an unforeseen input: the feed's own outcome stands
+        log.exception("sitemap catch-up failed for feed %s", feed["url"])
+        outcome.sitemap_error_kind, outcome.sitemap_error = "sitemap_internal", f"{type(exc).__name__}: {exc}"
+        return
+    outcome.sitemaps_read = walk.read
+    outcome.sitemap_error_kind, outcome.sitemap_error = walk.error_kind, walk.error
+    outcome.backfill = as_items(walk.entries, since=since, exclude={i.canonical_url for i in outcome.items})
 
 
 @metrics.stage_timer("fetch_feeds")
@@ -137,7 +168,8 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
     network's timing."""
     settings = settings or Settings.from_env()
     conn = db.connect(db_url)
-    counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0}
+    counts = {"feeds": 0, "ok": 0, "not_modified": 0, "unchanged": 0, "error": 0, "items_seen": 0, "items_new": 0,
+              "items_backfilled": 0, "gaps": 0}
     parser = _FeedParser(settings.extract_workers)
     try:
         feeds = feed_rows.load_feeds(conn, feed_ids)
@@ -146,26 +178,38 @@ def fetch_feeds(db_url: str, run_id: int | None, feed_ids: list[int], settings: 
             return counts
         with HttpClient(settings) as client, ThreadPoolExecutor(min(len(feeds), settings.fetch_workers)) as pool, \
                 Progress("fetch_feeds", len(feeds), "feeds") as progress:
-            futures = {pool.submit(fetch_one_feed, client, f, settings.max_items_per_feed, parser,
-                                   credentials.get(f["url"])): i
-                       for i, f in enumerate(feeds)}
+            reader = SitemapReader(client, settings)
+
+            def fetch(feed: dict) -> FeedOutcome:
+                outcome = fetch_one_feed(client, feed, settings.max_items_per_feed, parser,
+                                         credentials.get(feed["url"]))
+                catch_up(reader, feed, outcome, settings)
+                return outcome
+
+            futures = {pool.submit(fetch, f): i for i, f in enumerate(feeds)}
             done: dict[int, FeedOutcome] = {}
             for fut in as_completed(futures):
                 done[futures[fut]] = fut.result()
                 while counts["feeds"] in done:  # store every finished outcome whose predecessors are stored
                     feed, outcome = feeds[counts["feeds"]], done.pop(counts["feeds"])
-                    feed_rows.record_fetch(conn, run_id, feed, outcome)
+                    feed_rows.record_fetch(conn, run_id, feed, outcome, settings)
                     counts["feeds"] += 1
                     counts[outcome.status] += 1
                     counts["items_seen"] += len(outcome.items) + len(outcome.skipped)
                     counts["items_new"] += outcome.items_new
                     progress.advance()
                     metrics.feed_outcome(outcome.status, outcome.error_kind)
+                    counts["items_backfilled"] += outcome.items_backfilled
+                    counts["gaps"] += bool(outcome.gap)
                     if outcome.status == "error":
                         log.warning("feed %s: %s: %s", feed["name"], outcome.error_kind, outcome.error)
                     else:
-                        log.info("feed %s: %s, %d items, %d new", feed["name"], outcome.status,
-                                 len(outcome.items), outcome.items_new)
+                        log.info("feed %s: %s, %d items, %d new, %d from sitemaps%s", feed["name"], outcome.status,
+                                 len(outcome.items), outcome.items_new, outcome.items_backfilled,
+                                 ", gap" if outcome.gap else "")
+                    if outcome.sitemap_error_kind:
+                        log.warning("feed %s sitemaps: %s: %s", feed["name"], outcome.sitemap_error_kind,
+                                    outcome.sitemap_error)
         return counts
     finally:
         parser.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,11 @@ class RunContext:
     feeds_file: Path | None = None
     run_id: int | None = None
     feed_ids: list[int] = field(default_factory=list)
+    # The DAG run's data interval and run type (``scheduled``, ``manual``, ``backfill``, ...); None on the command
+    # line, whose run covers what the feeds show now.
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
+    run_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,18 @@ def _fetch_feeds(ctx: RunContext, batch: Batch | None = None) -> dict:
 
     return fetch_feeds(ctx.db_url, ctx.run_id, ctx.feed_ids if batch is None else batch, ctx.settings,
                        feeds_file=ctx.feeds_file)
+
+
+def _backfill_interval(ctx: RunContext, batch: Batch | None = None) -> list[dict]:
+    """Fill the run's data interval from the sites' archive sitemaps, for an Airflow backfill or a run of a past
+    interval. Anything else returns at once: a command-line run, or a run of the day just ended, whose feeds and
+    their sitemap catch-up already cover it."""
+    from .stage_backfill import backfill_sitemaps, interval_needs_backfill
+
+    if ctx.interval_start is None or not interval_needs_backfill(ctx.run_type, ctx.interval_end):
+        return []
+    return backfill_sitemaps(ctx.db_url, ctx.run_id, ctx.feed_ids, ctx.interval_start, ctx.interval_end,
+                             ctx.settings)
 
 
 def _plan_extraction(ctx: RunContext) -> list[Batch]:
@@ -160,6 +178,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("start_run", _start_run, needs=(), provides="run_id"),
     Stage("sync_feeds", _sync_feeds, provides="feed_ids"),
     Stage("fetch_feeds", _fetch_feeds, needs=("run_id", "feed_ids"), plan=_plan_fetch, plan_name="plan_fetch", network=True),
+    Stage("backfill_interval", _backfill_interval, needs=("run_id", "feed_ids"), network=True),
     Stage("extract_articles", _extract_articles, plan=_plan_extraction, plan_name="plan_extraction", network=True),
     Stage("classify_articles", _classify_articles),
     Stage("finish_run", _finish_run, needs=("run_id", "feed_ids"), records_run=True, verdict=_run_failed, report=_run_report),

@@ -8,7 +8,8 @@ from psycopg2.extras import execute_values
 from . import archive, labels, runs
 from .duplicates import duplicate_marks
 
-_ARTICLE_COLS = """a.article_id, a.url, a.title, a.summary, a.feed_content, a.published_at, a.extract_attempts,
+_ARTICLE_COLS = """a.article_id, a.url, a.title, a.summary, a.feed_content, a.published_at, a.published_source,
+           a.extract_attempts,
            COALESCE(f.obey_robots, true) AS obey_robots"""
 _PENDING_SQL = f"""
     SELECT {_ARTICLE_COLS}

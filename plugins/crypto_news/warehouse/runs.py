@@ -141,7 +141,8 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
             error = f"{error}; {stages_error}" if error else stages_error
         cur.execute(
             """SELECT DISTINCT ON (f.feed_id) f.feed_id, f.name, f.url, x.status, x.error_kind, x.error,
-                      x.items_seen, x.items_new, x.items_skipped, x.http_status, x.duration_ms, x.parse_warning
+                      x.items_seen, x.items_new, x.items_skipped, x.http_status, x.duration_ms, x.parse_warning,
+                      x.gap, x.items_backfilled, x.sitemaps_read, x.sitemap_error_kind, x.sitemap_error
                FROM feed_fetches x JOIN feeds f USING (feed_id)
                WHERE x.run_id = %s ORDER BY f.feed_id, x.fetch_id DESC""",
             (run_id,),
@@ -157,7 +158,8 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
                     feeds.append({"feed_id": row[0], "name": row[1], "url": row[2], "status": "error",
                                   "error_kind": "not_fetched", "error": "the fetch stage did not reach this feed",
                                   "items_seen": 0, "items_new": 0, "items_skipped": 0, "http_status": None,
-                                  "duration_ms": 0, "parse_warning": None})
+                                  "duration_ms": 0, "parse_warning": None, "gap": None, "items_backfilled": 0,
+                                  "sitemaps_read": 0, "sitemap_error_kind": None, "sitemap_error": None})
         feeds.sort(key=lambda f: f["name"].lower())
         ok = sum(f["status"] in ("ok", "unchanged") for f in feeds)
         not_modified = sum(f["status"] == "not_modified" for f in feeds)
@@ -193,6 +195,11 @@ def finish_run(conn, run_id: int, feed_ids: list[int] | None = None, error: str 
                                "items_skipped", "http_status", "duration_ms", "parse_warning")}
             for f in feeds
         ]
+        for out, f in zip(summary["feeds"], feeds, strict=True):  # coverage between runs: gaps and the sitemap catch-up
+            out.update({k: f[k] for k in ("gap", "items_backfilled", "sitemaps_read", "sitemap_error_kind",
+                                          "sitemap_error")})
+        summary["items_backfilled"] = sum(f["items_backfilled"] or 0 for f in feeds)
+        summary["feeds_with_gap"] = sum(f["gap"] is True for f in feeds)
         if stage_seconds:
             summary["stage_seconds"] = dict(stage_seconds)
         summary = json.loads(json.dumps(summary, default=_json_default))
