@@ -62,6 +62,8 @@ def test_a_cli_run_sends_run_stage_and_feed_metrics(migrated_db, http_server, tm
     assert got["crypto_news.feeds.fetched.error"] == [("1", "c")]
     assert got["crypto_news.feed_errors.http_error"] == [("1", "c")]
     assert got["crypto_news.run.feeds_failed"] == [("1", "g")]
+    assert got["crypto_news.run.feeds_with_gap"] == [("0", "g")]  # each feed's first fetch: no gap yet
+    assert got["crypto_news.run.items_backfilled"] == [("0", "g")]
     for stage in ("sync_feeds", "fetch_feeds", "extract", "classify"):
         [(value, kind)] = got[f"crypto_news.stage.{stage}.duration"]
         assert kind == "ms" and float(value) >= 0

@@ -145,8 +145,11 @@ def run_finished(summary: dict, duration_s: float | None) -> None:
                         ("articles_classified", "articles.classified"), ("labels_written", "labels.written")):
         c.incr(metric, int(summary.get(key) or 0))
         c.gauge(name("run", key), int(summary.get(key) or 0))
-    for key in ("feeds_total", "feeds_ok", "feeds_not_modified", "feeds_failed"):
+    for key in ("feeds_total", "feeds_ok", "feeds_not_modified", "feeds_failed", "feeds_with_gap"):
         c.gauge(name("run", key), int(summary.get(key) or 0))
+    # coverage between runs: articles the sitemap catch-up added, feeds whose fetch showed a gap
+    c.incr(name("articles", "backfilled"), int(summary.get("items_backfilled") or 0))
+    c.gauge(name("run", "items_backfilled"), int(summary.get("items_backfilled") or 0))
     c.gauge(name("run", "failed"), int(summary.get("status") == "failed"))
     c.gauge(name("run", "last_finished_timestamp"), int(time.time()))
 
