@@ -83,3 +83,17 @@ def test_bad_feed_list_is_one_clear_line(tmp_path, db_url):
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("crypto-news:")
     assert "'url' must be an http(s) URL" in proc.stderr
+
+
+def test_refused_address_is_one_phrase_naming_the_setting(tmp_path, db_url, http_server):
+    """A feed on loopback with the guard on: the summary and the warning say "blocked:" once and name the setting
+    that lifts the refusal; the server gets no request."""
+    url = http_server.add("/feed.xml", b"<rss/>")
+    feeds = tmp_path / "feeds.yml"
+    feeds.write_text(f"feeds:\n  - name: Local\n    url: {url}\n")
+    proc = cli("run", "--feeds", str(feeds), env={"CRYPTO_NEWS_DB_URL": db_url, "CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS": ""})
+    assert proc.returncode == 1, proc.stderr
+    expected = "blocked: 127.0.0.1 is a loopback address, refused unless CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS allows it"
+    assert expected in proc.stdout and expected in proc.stderr
+    assert "blocked: blocked" not in proc.stdout + proc.stderr
+    assert http_server.requests == []
