@@ -1,7 +1,8 @@
 """The ``crypto-news`` command line: ops and analysts without Airflow.
 
 Exit codes: 0 success (also a partial run where some feeds failed); 1 the run failed as a whole (every feed failed,
-a stage raised, or a data-quality check failed); 2 bad usage or configuration, or the database is unreachable.
+a stage raised, or a data-quality check failed); 2 bad usage or configuration, bad input, or the database is
+unreachable; 3 ``db status`` of an embedded database that is stopped (or not created yet).
 Failures print one line on stderr.
 """
 
@@ -131,11 +132,36 @@ def _open_in(path: str):
     return sys.stdin if path in ("-", None) else open(path, encoding="utf-8")
 
 
+CLASSIFY_FIELDS = ("title", "summary", "text")
+
+
+def checked_jsonl(lines, source: str):
+    """The lines of a JSON Lines input, each checked before it is used: a bad one stops the command with its line
+    number and what is wrong with it (exit 2), rather than a traceback from deep in the classifier."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            yield line
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{source} line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(item, dict):
+            raise CliError(f"{source} line {number}: expected a JSON object with title, summary, text, got "
+                           f"{type(item).__name__ if item is not None else 'null'}")
+        for key in CLASSIFY_FIELDS:
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise CliError(f"{source} line {number}: {key!r} must be a string or null, got "
+                               f"{type(item[key]).__name__}")
+        yield line
+
+
 def cmd_classify(args, settings):
     from .classify import classify_jsonl
 
+    source = "stdin" if args.file in ("-", None) else args.file
     with _open_in(args.file) as fin:
-        classify_jsonl(fin, sys.stdout)
+        classify_jsonl(checked_jsonl(fin, source), sys.stdout)
     return 0
 
 
@@ -262,16 +288,26 @@ def _page_json(page, text: str | None = None) -> dict:
     return {**{k: d.get(k) for k in keys}, **{k: v for k, v in d.items() if k not in keys}}
 
 
+DB_STOPPED = 3  # `db status` of a stopped (or not yet created) database, as `pg_ctl status` and LSB init scripts
+
+
 def cmd_db(args, settings):
     from .warehouse import embedded
 
     try:
+        if args.action == "status":  # never starts it: the answer is about the database as it is
+            state, detail = embedded.status()
+            if state == "running":
+                print(f"running: {_masked(detail)}")
+                return 0
+            print(f"stopped ({'not created yet: ' if state == 'not created' else ''}{detail})")
+            return DB_STOPPED
         if args.action == "stop":
             print(embedded.stop())
         elif args.action == "start":
             print(f"embedded database running: {_masked(embedded.ensure())}")
         else:
-            print(embedded.ensure() if args.action == "url" else _masked(embedded.ensure()))
+            print(embedded.ensure())
     except embedded.EmbeddedDbError as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -442,7 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     fh.add_argument("--json", action="store_true")
     fh.set_defaults(func=cmd_feeds)
 
-    d = sub.add_parser("db", help="the embedded project-local database")
+    d = sub.add_parser("db", help="the embedded project-local database: start, stop, status (prints running or "
+                                  "stopped; exit 0 or 3; never starts it), url (starts it when stopped)")
     d.add_argument("action", choices=["start", "stop", "status", "url"])
     d.set_defaults(func=cmd_db)
     return p
@@ -463,6 +500,14 @@ def _say(message: str) -> None:
     print(f"crypto-news: {mask_secrets(' '.join(str(message).split()))}", file=sys.stderr)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's own flush at exit does not fail on the closed pipe
+    again and print "Exception ignored ... BrokenPipeError"."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -477,7 +522,12 @@ def main(argv: list[str] | None = None) -> int:
     register_secret(os.environ.get("CRYPTO_NEWS_DB_URL"))  # masked in every line printed from here on
     try:
         settings = Settings.from_env()  # read once, passed down
-        return args.func(args, settings)
+        code = args.func(args, settings)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is seen below
+        return code
+    except BrokenPipeError:  # the reader stopped early (`| head -1`): what it wanted was printed
+        _quiet_stdout()
+        return 141  # what a shell reports for a command ended by SIGPIPE
     except CliError as exc:
         _say(str(exc))
         return exc.code
