@@ -191,3 +191,43 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path, db_url, http_server):
         shell=True, capture_output=True, text=True, timeout=300, env=env)
     assert shell.returncode == 0 and json.loads(shell.stdout)["id"] == "0"
     assert shell.stderr == "", shell.stderr
+
+
+def test_fold_keeps_unexpected_tracebacks_and_the_last_line_of_expected_ones():
+    """Real Python tracebacks, of the exception the pipeline raises on purpose and of a bug."""
+    import traceback
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crypto_news.cli import fold_expected_tracebacks
+
+    def traced(exc):
+        try:
+            raise exc
+        except Exception:
+            return traceback.format_exc().splitlines(keepends=True)
+
+    expected = traced(AirflowFailException("crypto-news run 7 failed: all 2 feeds failed"))
+    bug = traced(KeyError("feed_id"))
+    lines = ["task failed\n", *expected, "next\n", *bug, "done\n"]
+    out = list(fold_expected_tracebacks(lines))
+    assert out == ["task failed\n",
+                   "airflow.sdk.exceptions.AirflowFailException: crypto-news run 7 failed: all 2 feeds failed\n",
+                   "next\n", *bug, "done\n"]
+
+
+def test_airflow_run_of_a_failing_feed_is_one_line_without_a_traceback(tmp_path, db_url, http_server):
+    """`crypto-news airflow-run` (what `make run` runs): the DAG through `airflow dags test`, a feed answering 404.
+    The run is recorded failed, the command exits 1 with the reason last, and Airflow's traceback of the expected
+    failure is not shown."""
+    feeds = tmp_path / "feeds.yml"
+    feeds.write_text(f"feeds:\n  - name: Gone\n    url: {http_server.url('/missing.xml')}\n")
+    proc = cli("airflow-run", "--feeds", str(feeds), env={"CRYPTO_NEWS_DB_URL": db_url})
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1] == "crypto-news: run failed: all 1 feeds failed"
+    assert "AirflowFailException: crypto-news run" in proc.stderr  # the failure's own line is kept
+    assert "Traceback" not in proc.stderr and 'File "' not in proc.stderr, proc.stderr[-3000:]
+    assert "(airflow): FAILED" in proc.stdout
+    from conftest import query
+
+    assert query(db_url, "SELECT status FROM crypto_news.pipeline_runs") == [("failed",)]
