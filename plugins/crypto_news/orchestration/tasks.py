@@ -42,7 +42,7 @@ def run_stage(name: str, run: int | None = None, feed_ids: list[int] | None = No
     try:
         ctx = _context(run, feed_ids, params, run_key)
         if s.provides == "run_id":  # the first stage: the lock reads the runs table, which must exist
-            migrations.migrate(ctx.db_url)
+            migrations.prepare(ctx.db_url, ctx.settings.auto_migrate)
         kwargs = {}
         if s.records_run:
             if ctx.run_id is None:  # start_run failed: its row (made before it failed, or now) records why

@@ -56,7 +56,7 @@ def _start_run(ctx: RunContext, batch: Batch | None = None) -> int:
     from ..warehouse import db, migrations, runs
     from .stage_runs import start_run
 
-    migrations.migrate(ctx.db_url)  # a no-op when up to date (one query)
+    migrations.prepare(ctx.db_url, ctx.settings.auto_migrate)  # a no-op when up to date (one query)
     conn = db.connect(ctx.db_url)
     try:
         abandoned = runs.close_abandoned_runs(conn)
