@@ -224,7 +224,7 @@ def test_airflow_run_of_a_failing_feed_is_one_line_without_a_traceback(tmp_path,
     feeds.write_text(f"feeds:\n  - name: Gone\n    url: {http_server.url('/missing.xml')}\n")
     proc = cli("airflow-run", "--feeds", str(feeds), env={"CRYPTO_NEWS_DB_URL": db_url})
     assert proc.returncode == 1, proc.stderr[-3000:]
-    assert proc.stderr.strip().splitlines()[-1] == "crypto-news: run failed: all 1 feeds failed"
+    assert proc.stderr.strip().splitlines()[-1] == "crypto-news: run failed: all 1 feeds failed", proc.stderr[-5000:]
     assert "AirflowFailException: crypto-news run" in proc.stderr  # the failure's own line is kept
     assert "Traceback" not in proc.stderr and 'File "' not in proc.stderr, proc.stderr[-3000:]
     assert "(airflow): FAILED" in proc.stdout

@@ -60,7 +60,8 @@ def cluster():
 
 
 def _url(role: str, password: str, port: int) -> str:
-    return f"postgresql://{role}:{password}@127.0.0.1:{port}/crypto_news"
+    netloc = f"{role}:{password}@127.0.0.1:{port}"  # the test cluster's throwaway passwords
+    return f"postgresql://{netloc}/crypto_news"
 
 
 def test_tasks_run_as_the_writer_after_airflow_init_migrated(cluster, http_server, tmp_path):

@@ -26,7 +26,7 @@ def bag():
     return DagBag(dag_folder=str(DAGS), safe_mode=False)
 
 
-ARTICLES_URI = "x-crypto-news://warehouse/articles"
+ARTICLES_URI = "x-crypto-news://crypto_news/articles"
 DAG_IDS = {"crypto_news_daily", "crypto_news_reclassify", "crypto_news_maintenance"}
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-ARTICLES = Asset(name="crypto_news_articles", uri="x-crypto-news://warehouse/articles")
+# Name and URI both new: the earlier unnamed Asset (name = URI = "x-crypto-news://warehouse/articles") stays
+# active while anything still references it (a downstream DAG, an old serialized DAG in a local Airflow home),
+# and Airflow leaves a new asset inactive while an active one shares its name or its URI;
+# a task whose outlet is inactive fails.
+ARTICLES = Asset(name="crypto_news_articles", uri="x-crypto-news://crypto_news/articles")
 
 
 def record_event_counts(counts: dict) -> None:
