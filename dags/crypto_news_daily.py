@@ -8,8 +8,10 @@ Stages: `start_run` → `sync_feeds` → `plan_fetch` → `fetch_feeds` (mapped 
 pool `crypto_news_http`; each fetch also catches up from the site's sitemaps) → `backfill_interval` (for an Airflow
 backfill or a run of a past interval: the articles the sites' sitemaps date in the run's data interval)
 → `plan_extraction` → `extract_articles` (mapped per batch of `CRYPTO_NEWS_EXTRACT_BATCH`
-pending article ids, pool `crypto_news_http`) → `classify_articles` (updates the Asset
-`x-crypto-news://warehouse/articles`) → `finish_run` → `quality_checks`.
+pending article ids, pool `crypto_news_http`) → `classify_articles` → `finish_run` (when the run is recorded
+successful or partial, updates the Asset `crypto_news_articles`, its event carrying the run's counts) →
+`quality_checks`. Each mapped batch is named in the UI by what it holds ("feeds 3, 7", "articles 120-319 (200)").
+Parameter `feeds_file`: another feed list for a manual run (default: `CRYPTO_NEWS_FEEDS`).
 
 Tasks pass ids and counts only; PostgreSQL is the state between them, so a retried or cleared task continues where
 the last attempt stopped and never loads a row twice. A feed that fails does not stop the run: `finish_run` records
@@ -29,12 +31,13 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from crypto_news.orchestration.alerts import default_args, run_alerts
+from crypto_news.orchestration.assets import ARTICLES
+from crypto_news.orchestration.tasks import MAP_INDEX_TEMPLATE
 from crypto_news.pipeline.stages import STAGES
 
-ARTICLES = Asset("x-crypto-news://warehouse/articles")  # updated whenever articles or their labels change
 HTTP_POOL = "crypto_news_http"  # created by the setup: `airflow pools set crypto_news_http N "crypto-news HTTP tasks"`
 
 DEFAULT_ARGS = default_args(retries=3, max_retry_delay=timedelta(minutes=20), execution_timeout=timedelta(hours=1))
@@ -48,8 +51,8 @@ TASK_OPTIONS: dict[str, dict] = {
     "backfill_interval": {"trigger_rule": "all_done", "execution_timeout": 45 * MINUTES},
     "plan_extraction": {"trigger_rule": "all_done", "execution_timeout": 5 * MINUTES},
     "extract_articles": {"execution_timeout": 45 * MINUTES},
-    "classify_articles": {"trigger_rule": "none_failed", "execution_timeout": 45 * MINUTES, "outlets": [ARTICLES]},
-    "finish_run": {"trigger_rule": "all_done", "retries": 1, "execution_timeout": 5 * MINUTES},
+    "classify_articles": {"trigger_rule": "none_failed", "execution_timeout": 45 * MINUTES},
+    "finish_run": {"trigger_rule": "all_done", "retries": 1, "execution_timeout": 5 * MINUTES, "outlets": [ARTICLES]},
     "quality_checks": {"retries": 1, "execution_timeout": 10 * MINUTES},
 }
 
@@ -80,7 +83,11 @@ def _plan_stage(stage_name: str, run=None, feed_ids=None, params=None):
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["crypto-news", "ingest"],
-    params={"feeds_file": None},
+    params={
+        "feeds_file": Param(None, type=["null", "string"], minLength=1, title="Feed list",
+                            description="Path of another feed list (YAML) for this run, as the workers see it; "
+                                        "empty: CRYPTO_NEWS_FEEDS or config/feeds.yml"),
+    },
     doc_md=__doc__,
     **run_alerts(default_deadline_min=180),  # one alert per failed run; another when a run is 3 h late
 )
@@ -90,6 +97,8 @@ def crypto_news_daily():
     for stage in STAGES:
         inputs = {{"run_id": "run"}.get(need, need): provided[need] for need in stage.needs}
         options = {**TASK_OPTIONS[stage.name], "pool": HTTP_POOL} if stage.network else TASK_OPTIONS[stage.name]
+        if stage.plan is not None and stage.label is not None:
+            options = {**options, "map_index_template": MAP_INDEX_TEMPLATE}
         run_task = task(task_id=stage.name, **options)(_run_stage)
         if stage.plan is not None:
             plan_id = stage.plan_name or f"plan_{stage.name}"

@@ -3,7 +3,8 @@
 
 Manual only. After a taxonomy change (`config/taxonomy.yml`, which changes the classifier version), re-labels every
 stored article whose labels come from another classifier version, without fetching anything, and updates the Asset
-`x-crypto-news://warehouse/articles` so that downstream DAGs scheduled on it refresh. Idempotent: a second run
+`crypto_news_articles` (its event carrying the classifier version and the counts) so that downstream DAGs
+scheduled on it refresh. Idempotent: a second run
 finds nothing to do. The daily run would also re-label them (same function), this DAG just does it now.
 """
 
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
 from crypto_news.orchestration.alerts import default_args, run_alerts
-
-ARTICLES = Asset("x-crypto-news://warehouse/articles")
+from crypto_news.orchestration.assets import ARTICLES
 
 
 @dag(
@@ -34,13 +34,16 @@ def crypto_news_reclassify():
     def reclassify_articles() -> dict:
         from crypto_news import pipeline
         from crypto_news.classify import get_classifier
+        from crypto_news.config import Settings
         from crypto_news.orchestration import connection
+        from crypto_news.orchestration.assets import record_event_counts
         from crypto_news.warehouse import migrations
 
         url = connection.db_url()
-        migrations.migrate(url)
-        counts = pipeline.classify_articles(url, None)
-        return {"classifier_version": get_classifier().version, **counts}
+        migrations.prepare(url, Settings.from_env().auto_migrate)
+        counts = {"classifier_version": get_classifier().version, **pipeline.classify_articles(url, None)}
+        record_event_counts(counts)
+        return counts
 
     reclassify_articles()
 

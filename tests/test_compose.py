@@ -101,7 +101,23 @@ def test_setup_creates_databases_pool_and_reader_access():
     init = (ROOT / "docker" / "airflow-init.sh").read_text()
     assert "airflow db migrate" in init
     assert 'airflow pools set crypto_news_http "${CRYPTO_NEWS_HTTP_POOL_SLOTS:-4}" "crypto-news HTTP tasks"' in init
-    assert "GRANT crypto_news_reader TO crypto_news_bi" in init
+    # the warehouse step runs the package from the mounted plugins folder (the image does not install it)
+    assert 'PYTHONPATH="/opt/airflow/plugins' in init and "python -m crypto_news.warehouse.deploy" in init
+    from crypto_news.warehouse import deploy
+
+    assert "GRANT crypto_news_reader TO crypto_news_bi" in Path(deploy.__file__).read_text()
+
+
+def test_tasks_log_in_as_the_writer_and_only_airflow_init_migrates(compose):
+    for name in AIRFLOW_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["AIRFLOW_CONN_CRYPTO_NEWS_DB"].startswith("postgresql://crypto_news_writer:${CRYPTO_NEWS_WRITER_")
+        assert env["CRYPTO_NEWS_AUTO_MIGRATE"] == "0"
+        owner_known = any("CRYPTO_NEWS_DB_PASSWORD" in str(v) for v in env.values())
+        assert owner_known == (name == "airflow-init"), name  # the owner's password: the init service only
+    init_env = compose["services"]["airflow-init"]["environment"]
+    assert init_env["CRYPTO_NEWS_OWNER_DB_URL"].startswith("postgresql://crypto_news:")
+    assert "CRYPTO_NEWS_WRITER_PASSWORD" in init_env
 
 
 def test_env_example_has_every_variable_and_no_secret(compose):

@@ -26,7 +26,7 @@ def bag():
     return DagBag(dag_folder=str(DAGS), safe_mode=False)
 
 
-ARTICLES_URI = "x-crypto-news://warehouse/articles"
+ARTICLES_URI = "x-crypto-news://crypto_news/articles"
 DAG_IDS = {"crypto_news_daily", "crypto_news_reclassify", "crypto_news_maintenance", "crypto_news_poll"}
 
 
@@ -71,7 +71,17 @@ def test_daily_dag_fan_out_pool_alerts_assets(bag):
     for t in dag.tasks:
         assert on_failure_callback in _callbacks(t), t.task_id
         assert t.retry_exponential_backoff, t.task_id
-    assert [a.uri for a in tasks["classify_articles"].outlets] == [ARTICLES_URI]
+    # the one named Asset, updated when the run is recorded (not by a run that failed)
+    assert [(a.name, a.uri) for a in tasks["finish_run"].outlets] == [("crypto_news_articles", ARTICLES_URI)]
+    assert [tid for tid, t in tasks.items() if t.outlets] == ["finish_run"]
+    # mapped batches are named in the UI; the run's parameter is typed
+    for tid in ("fetch_feeds", "extract_articles"):
+        assert tasks[tid].map_index_template == "{{ crypto_news_batch }}", tid
+    param = dag.params.get_param("feeds_file")
+    assert param.schema["type"] == ["null", "string"] and param.value is None
+    param.resolve("config/feeds.yml")
+    with pytest.raises(Exception, match="is not valid under any of the given schemas|is not of type"):
+        param.resolve(42)
     # the data-quality checks come last, after the run is recorded
     assert tasks["quality_checks"].upstream_task_ids == {"finish_run", "start_run"}
     assert not tasks["quality_checks"].downstream_task_ids
@@ -101,7 +111,7 @@ def test_reclassify_and_maintenance_dags(bag):
 
     re_dag, mt_dag = bag.dags["crypto_news_reclassify"], bag.dags["crypto_news_maintenance"]
     assert re_dag.schedule is None and mt_dag.schedule == "@weekly"
-    assert [a.uri for t in re_dag.tasks for a in t.outlets] == [ARTICLES_URI]
+    assert [(a.name, a.uri) for t in re_dag.tasks for a in t.outlets] == [("crypto_news_articles", ARTICLES_URI)]
     for dag in (re_dag, mt_dag):
         assert dag.catchup is False and dag.max_active_runs == 1
         for t in dag.tasks:
@@ -151,6 +161,18 @@ def test_daily_dag_runs_end_to_end(bag, migrated_db, http_server, tmp_path, monk
         assert labelled >= 4
         cur.execute("SELECT count(*) FROM crypto_news.article_labels")
         labels = cur.fetchone()[0]
+        cur.execute("SELECT run_id, feed_id FROM crypto_news.pipeline_runs, crypto_news.feeds ORDER BY feed_id")
+        (run_id, _), *_ = feed_rows = cur.fetchall()
+    # the Airflow metadata database: mapped batches named by what they hold, one Asset event with the counts
+    names = _rendered_map_indexes(run.run_id)
+    assert names["fetch_feeds"] and all(n.startswith("feeds ") for n in names["fetch_feeds"]), names
+    assert sorted(int(i) for n in names["fetch_feeds"] for i in n.removeprefix("feeds ").split(", ")) == \
+        [feed_id for _, feed_id in feed_rows]
+    assert names["extract_articles"] and all(n.startswith("articles ") for n in names["extract_articles"]), names
+    events = _asset_events("crypto_news_articles")
+    assert [e for e in events if e["run_id"] == run_id] == [
+        {"run_id": run_id, "status": "success", "feeds_ok": 2, "feeds_failed": 0, "articles_new": 6,
+         "articles_extracted": 6, "articles_classified": 6, "labels_written": labels}]
 
     run2 = dag.test()
     assert run2.state == "success"
@@ -167,6 +189,8 @@ def test_daily_dag_runs_end_to_end(bag, migrated_db, http_server, tmp_path, monk
         cur.execute("UPDATE crypto_news.article_classifications SET classifier_version = 'old' "
                     "WHERE article_id IN (SELECT article_id FROM crypto_news.articles ORDER BY article_id LIMIT 2)")
     assert bag.dags["crypto_news_reclassify"].test().state == "success"
+    last = _asset_events("crypto_news_articles")[-1]
+    assert last["articles"] == 2 and last["classifier_version"] not in (None, "old"), last
     with conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM crypto_news.article_classifications WHERE classifier_version = 'old'")
         assert cur.fetchone() == (0,)
@@ -178,6 +202,28 @@ def test_daily_dag_runs_end_to_end(bag, migrated_db, http_server, tmp_path, monk
         cur.execute("SELECT count(*) FROM crypto_news.feed_fetches")
         assert cur.fetchone() == (4,)
     conn.close()
+
+
+def _rendered_map_indexes(dag_run_id: str) -> dict[str, list[str]]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    out: dict[str, list[str]] = {}
+    with create_session() as session:
+        for ti in session.query(TaskInstance).filter(TaskInstance.run_id == dag_run_id,
+                                                     TaskInstance.map_index >= 0):
+            out.setdefault(ti.task_id, []).append(ti.rendered_map_index)
+    return out
+
+
+def _asset_events(name: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .filter(AssetModel.name == name).order_by(AssetEvent.id).all())
+        return [dict(e.extra or {}) for e in rows]
 
 
 class _Webhook:

@@ -478,7 +478,8 @@ def test_redirect_to_private_address_is_blocked(make_server, target):
     with make_client(allow="127.0.0.2") as client:
         err = fetch_error(client, url)
     assert err.kind == "blocked" and not err.retryable
-    assert str(err).startswith("blocked: ")
+    assert "refused unless CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS allows it" in str(err)
+    assert "blocked" not in str(err)  # the kind says it; the summary prints "<kind>: <message>"
     assert private.requests == []
 
 
@@ -487,7 +488,7 @@ def test_guard_refuses_before_connecting(make_server):
     url = private.add("/", b"secret")
     with make_client(allow="") as client:
         err = fetch_error(client, url)
-    assert str(err) == "blocked: 127.0.0.1 is a loopback address"
+    assert str(err) == "127.0.0.1 is a loopback address, refused unless CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS allows it"
     assert private.requests == []
 
 

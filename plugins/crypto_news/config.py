@@ -71,6 +71,17 @@ def _env_float(env, name: str, default: float, low: float | None = None, high: f
     return value
 
 
+def _env_bool(env, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+
+
 def _statsd_prefix(raw: str) -> str:
     if not all(part and part.replace("_", "").replace("-", "").isalnum() for part in raw.split(".")):
         raise ConfigError(f"CRYPTO_NEWS_STATSD_PREFIX must be dot-separated names of letters, digits, _ or -, "
@@ -126,6 +137,10 @@ class Settings:
     max_items_per_feed: int = 500  # CRYPTO_NEWS_MAX_ITEMS_PER_FEED: a feed's first N items per fetch; the rest skipped
     archive_days: int = 90  # CRYPTO_NEWS_ARCHIVE_DAYS: raw pages unused this long are dropped by retention
     archive_max_mb: float = 2048.0  # CRYPTO_NEWS_ARCHIVE_MAX_MB: then the oldest pages until the archive fits
+    # CRYPTO_NEWS_AUTO_MIGRATE: a run migrates the warehouse first (1, the default); 0 where a deployment step
+    # migrates and the runs log in as a role that may not change the schema (the compose stack): a run then only
+    # checks that the schema is current
+    auto_migrate: bool = True
     dead_feed_runs: int = 3  # CRYPTO_NEWS_DEAD_FEED_RUNS: a feed failing this many fetches in a row is dead
     dead_feed_days: float = 3.0  # CRYPTO_NEWS_DEAD_FEED_DAYS: ... or without a successful fetch for this long
     drop_ratio: float = 2.0  # CRYPTO_NEWS_CHECK_DROP_RATIO: the 7-day checks fail below baseline / this ratio
@@ -179,6 +194,7 @@ class Settings:
             dead_feed_days=_env_float(env, "CRYPTO_NEWS_DEAD_FEED_DAYS", 3.0, low=0.0),
             drop_ratio=_env_float(env, "CRYPTO_NEWS_CHECK_DROP_RATIO", 2.0, low=1.0),
             check_severity=_check_severity(env),
+            auto_migrate=_env_bool(env, "CRYPTO_NEWS_AUTO_MIGRATE", True),
             statsd_host=env.get("CRYPTO_NEWS_STATSD_HOST", "").strip(),
             statsd_port=_env_int(env, "CRYPTO_NEWS_STATSD_PORT", 8125, minimum=1),
             statsd_prefix=_statsd_prefix(env.get("CRYPTO_NEWS_STATSD_PREFIX", "").strip() or "crypto_news"),

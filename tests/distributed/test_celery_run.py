@@ -309,6 +309,18 @@ def test_daily_dag_on_celery_with_two_workers(metadata_db, redis_db, db_url, sit
                                                        "AND run_id = %s AND task_id = ANY(%s)",
                                           (DAG_ID, run_id, list(MAPPED)))}
         assert used_pool == {"crypto_news_http"}
+        # each mapped batch named by what it holds; one event of the named Asset, carrying the run's counts
+        names = _query(metadata_db, "SELECT task_id, rendered_map_index FROM task_instance WHERE dag_id = %s "
+                                    "AND run_id = %s AND map_index >= 0", (DAG_ID, run_id))
+        assert names and all(n and n.startswith({"fetch_feeds": "feeds ", "extract_articles": "articles "}[t])
+                             for t, n in names), names
+        events = _query(metadata_db, """SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id
+                                        WHERE a.name = 'crypto_news_articles' AND e.source_run_id = %s""",
+                        (run_id,))
+        assert len(events) == 1, events
+        extra = events[0][0] if isinstance(events[0][0], dict) else json.loads(events[0][0])
+        assert (extra["status"], extra["articles_new"], extra["articles_extracted"]) == \
+            ("success", 6 * len(HOSTS), 6 * len(HOSTS)), extra
     finally:
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -31,11 +31,17 @@ getaddrinfo = socket.getaddrinfo  # the resolver; a module attribute so tests ca
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+ALLOW_SETTING = "CRYPTO_NEWS_ALLOW_PRIVATE_HOSTS"
+
+
 class BlockedAddress(Exception):
-    """The URL's host is, or resolves to, an address that the guard refuses."""
+    """The URL's host is, or resolves to, an address that the guard refuses.
+
+    The message carries no "blocked:" prefix: callers report it under the error kind ``blocked``, and it names the
+    setting that lifts the refusal, which is what the reader needs next."""
 
     def __init__(self, host: str, reason: str):
-        super().__init__(f"blocked: {reason}")
+        super().__init__(f"{reason}, refused unless {ALLOW_SETTING} allows it")
         self.host = host
         self.reason = reason
 

@@ -23,6 +23,8 @@ from ..pipeline.stages import Batch, RunContext, stage
 from . import connection
 
 log = logging.getLogger(__name__)
+BATCH_LABEL = "crypto_news_batch"  # the context variable a mapped task's map_index_template renders
+MAP_INDEX_TEMPLATE = "{{ %s }}" % BATCH_LABEL
 
 
 def _context(run: int | None, feed_ids: list[int] | None, params: dict | None, run_key: str | None,
@@ -53,10 +55,15 @@ def run_stage(name: str, run: int | None = None, feed_ids: list[int] | None = No
     from ..warehouse import migrations, runlock
 
     s = stage(name)
+    if batch is not None and s.label is not None:  # the mapped task's name in the UI (map_index_template)
+        from airflow.sdk import get_current_context
+
+        context: dict = get_current_context()  # type: ignore[assignment]  # a dict; the template reads any key
+        context[BATCH_LABEL] = s.label(batch)
     try:
         ctx = _context(run, feed_ids, params, run_key, interval, run_type)
         if s.provides == "run_id":  # the first stage: the lock reads the runs table, which must exist
-            migrations.migrate(ctx.db_url)
+            migrations.prepare(ctx.db_url, ctx.settings.auto_migrate)
         kwargs = {}
         if s.records_run:
             if ctx.run_id is None:  # start_run failed: its row (made before it failed, or now) records why
@@ -77,6 +84,10 @@ def run_stage(name: str, run: int | None = None, feed_ids: list[int] | None = No
         if _after_recording(s) and run is not None:  # the recorded run must not say success
             _mark_failed(ctx.db_url, run, s.name, message)
         raise AirflowFailException(message)
+    if s.asset_counts is not None:  # a successful recorded run: the articles Asset's event says what it added
+        from .assets import record_event_counts
+
+        record_event_counts(s.asset_counts(result))
     return s.report(result) if s.report else result
 
 

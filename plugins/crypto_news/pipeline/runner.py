@@ -43,7 +43,8 @@ def run(db_url: str, feeds_file: str | Path | None = None, settings: Settings | 
                      feeds_file=Path(feeds_file) if feeds_file else None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    migrations.migrate(db_url)  # an unreachable database at the start fails at once, without retries
+    # an unreachable database at the start fails at once, without retries
+    migrations.prepare(db_url, ctx.settings.auto_migrate)
     timings["migrate"] = round(time.perf_counter() - started, 3)
     with runlock.run_lock(db_url) as lock:
 

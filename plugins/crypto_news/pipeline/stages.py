@@ -55,6 +55,8 @@ class Stage:
     records_run: bool = False  # records the run's outcome: runs after a failed stage too; later stages check it
     verdict: Callable[[Any], str | None] | None = None  # a failure message when the result says the data is wrong
     report: Callable[[Any], Any] | None = None  # what a DAG task hands on (default: the result)
+    label: Callable[[Batch], str] | None = None  # a mapped batch's name in the DAG (its map_index_template)
+    asset_counts: Callable[[Any], dict] | None = None  # the DAG task updates the articles Asset, with these counts
 
 
 def _start_run(ctx: RunContext, batch: Batch | None = None) -> int:
@@ -62,7 +64,7 @@ def _start_run(ctx: RunContext, batch: Batch | None = None) -> int:
     from ..warehouse import db, migrations, runs
     from .stage_runs import start_run
 
-    migrations.migrate(ctx.db_url)  # a no-op when up to date (one query)
+    migrations.prepare(ctx.db_url, ctx.settings.auto_migrate)  # a no-op when up to date (one query)
     conn = db.connect(ctx.db_url)
     try:
         abandoned = runs.close_abandoned_runs(conn)
@@ -151,6 +153,19 @@ def _run_report(summary: dict) -> dict:
     return {k: summary[k] for k in ("run_id", "status", "feeds_failed", "articles_new", "labels_written")}
 
 
+def _run_counts(summary: dict) -> dict:
+    return {k: summary[k] for k in ("run_id", "status", "feeds_ok", "feeds_failed", "articles_new",
+                                    "articles_extracted", "articles_classified", "labels_written")}
+
+
+def _ids_label(noun: str, batch: Batch) -> str:
+    """"feeds 3, 7, 9" or "articles 120-319 (200)": short enough for the UI's task list."""
+    ids = sorted(batch)
+    if len(ids) <= 3:
+        return f"{noun} {', '.join(map(str, ids))}"
+    return f"{noun} {ids[0]}-{ids[-1]} ({len(ids)})"
+
+
 def _quality_checks(ctx: RunContext, batch: Batch | None = None) -> list:
     from ..warehouse import quality
 
@@ -177,11 +192,14 @@ def _quality_report(results: list) -> dict:
 STAGES: tuple[Stage, ...] = (
     Stage("start_run", _start_run, needs=(), provides="run_id"),
     Stage("sync_feeds", _sync_feeds, provides="feed_ids"),
-    Stage("fetch_feeds", _fetch_feeds, needs=("run_id", "feed_ids"), plan=_plan_fetch, plan_name="plan_fetch", network=True),
+    Stage("fetch_feeds", _fetch_feeds, needs=("run_id", "feed_ids"), plan=_plan_fetch, plan_name="plan_fetch", network=True,
+          label=lambda batch: _ids_label("feeds", batch)),
     Stage("backfill_interval", _backfill_interval, needs=("run_id", "feed_ids"), network=True),
-    Stage("extract_articles", _extract_articles, plan=_plan_extraction, plan_name="plan_extraction", network=True),
+    Stage("extract_articles", _extract_articles, plan=_plan_extraction, plan_name="plan_extraction", network=True,
+          label=lambda batch: _ids_label("articles", batch)),
     Stage("classify_articles", _classify_articles),
-    Stage("finish_run", _finish_run, needs=("run_id", "feed_ids"), records_run=True, verdict=_run_failed, report=_run_report),
+    Stage("finish_run", _finish_run, needs=("run_id", "feed_ids"), records_run=True, verdict=_run_failed, report=_run_report,
+          asset_counts=_run_counts),
     Stage("quality_checks", _quality_checks, verdict=_quality_failed, report=_quality_report),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

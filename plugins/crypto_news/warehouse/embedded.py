@@ -203,6 +203,21 @@ def _ensure_database() -> None:
         conn.close()
 
 
+def status() -> tuple[str, str]:
+    """("running" | "stopped" | "not created", detail), found without starting or creating anything: a status
+    query that started the server would hide the state ops asked about."""
+    pointer = STATE_DIR / "datadir"
+    data = Path(_read(pointer)) if pointer.exists() else None
+    if data is None or not (data / "PG_VERSION").exists():
+        return "not created", f"{STATE_DIR} holds no cluster; the first command that needs the database creates it"
+    bindir = find_bindir()
+    user = _os_user()
+    proc = subprocess.run(_as_user([str(bindir / "pg_ctl"), "-D", str(data), "status"], user), capture_output=True)
+    if proc.returncode != 0:
+        return "stopped", str(data)
+    return "running", url()
+
+
 def stop() -> str:
     pointer = STATE_DIR / "datadir"
     if not pointer.exists():

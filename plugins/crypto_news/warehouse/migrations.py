@@ -218,6 +218,36 @@ def _apply_repeatables(conn, cur, repeatables: list[Migration]) -> list[str]:
     return [f"{r.path.parent.name}/{r.path.name}" for r in repeatables]
 
 
+def prepare(url: str, auto: bool = True) -> list[str]:
+    """What a run does first: migrate (``auto``, the default: ``crypto-news run``, ``make run``), or, where the
+    deployment migrates in a step of its own (``CRYPTO_NEWS_AUTO_MIGRATE=0``: the compose stack's ``airflow-init``,
+    whose tasks log in as a role that may not change the schema), only check that the schema is current and stop
+    with a configuration error naming what is missing. A run never works on a schema older than its code."""
+    if auto:
+        return migrate(url)
+    from ..config import ConfigError
+
+    migrations = list_migrations()
+    repeatables = list_repeatables(MIGRATIONS_DIR.parent / "views")
+    conn = connect(url, application_name="crypto-news schema check")
+    try:
+        if _up_to_date(conn, migrations, repeatables):
+            return []
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_migrations",))
+            applied = set()
+            if cur.fetchone()[0] is not None:
+                cur.execute(f"SELECT version FROM {SCHEMA}.schema_migrations")
+                applied = {row[0] for row in cur.fetchall()}
+        conn.rollback()
+    finally:
+        conn.close()
+    missing = [m.path.name for m in migrations if m.version not in applied]
+    what = f"migration(s) {', '.join(missing)} not applied" if missing else "changed view or migration files"
+    raise ConfigError(f"the warehouse schema is not current ({what}) and CRYPTO_NEWS_AUTO_MIGRATE=0: run the "
+                      "migrations first (`crypto-news migrate`, or the compose service airflow-init)")
+
+
 def _up_to_date(conn, migrations: list[Migration], repeatables: list[Migration]) -> bool:
     applied = views = None
     with conn.cursor() as cur:
