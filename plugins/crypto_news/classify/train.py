@@ -85,6 +85,19 @@ def headline(item: dict) -> tuple[str, str]:
     return title, item.get("summary") or ""
 
 
+def _labelled_rows(path: Path):
+    """(line number, row) of a JSON Lines label file, blank lines skipped, labels checked and sorted."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            bad = set(row["labels"]) - set(LABELS)
+            if bad:
+                raise TrainingError(f"{path}:{n}: unknown labels {sorted(bad)}")
+            yield n, {**row, "labels": sorted(row["labels"])}
+
+
 def load_items(labels_path: Path, items_path: Path = POOL_ITEMS) -> list[dict]:
     """Labelled items: ids and labels from ``labels_path``, text from ``items_path`` (read, never copied)."""
     if not items_path.exists():
@@ -97,20 +110,11 @@ def load_items(labels_path: Path, items_path: Path = POOL_ITEMS) -> list[dict]:
             item = json.loads(line)
             text[item["id"]] = item
     items = []
-    with open(labels_path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if row["id"] not in text:
-                raise TrainingError(f"{labels_path}:{n}: id {row['id']} is not in {items_path}")
-            bad = set(row["labels"]) - set(LABELS)
-            if bad:
-                raise TrainingError(f"{labels_path}:{n}: unknown labels {sorted(bad)}")
-            title, summary = headline(text[row["id"]])
-            items.append(
-                {"id": row["id"], "title": title, "summary": summary, "labels": sorted(row["labels"])}
-            )
+    for n, row in _labelled_rows(labels_path):
+        if row["id"] not in text:
+            raise TrainingError(f"{labels_path}:{n}: id {row['id']} is not in {items_path}")
+        title, summary = headline(text[row["id"]])
+        items.append({"id": row["id"], "title": title, "summary": summary, "labels": row["labels"]})
     return items
 
 
@@ -118,18 +122,8 @@ def load_written(path: Path = DEFAULT_WRITTEN) -> list[dict]:
     """Labelled items whose text is ours and kept in the repository (id, title, summary, labels)."""
     if not path.exists():
         return []
-    items = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            bad = set(row["labels"]) - set(LABELS)
-            if bad:
-                raise TrainingError(f"{path}:{n}: unknown labels {sorted(bad)}")
-            items.append({"id": row["id"], "title": row["title"], "summary": row.get("summary") or "",
-                          "labels": sorted(row["labels"]), "written": True})
-    return items
+    return [{"id": row["id"], "title": row["title"], "summary": row.get("summary") or "",
+             "labels": row["labels"], "written": True} for _, row in _labelled_rows(path)]
 
 
 def featurise(items: list[dict], rules: RuleScorer) -> list[Features]:
